@@ -1,0 +1,55 @@
+/* main.c — dispatch of `savepoint <command> …` to the subcommands listed below. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "savepoint/savepoint.h"
+
+static const sp_cli_command commands[] = {
+    {NULL, NULL, NULL},
+};
+
+int sp_cli_report(const char *command, sp_status status) {
+  if (status == SP_OK) return 0;
+  fprintf(stderr, "savepoint %s: %s\n", command, sp_last_error());
+  return 1;
+}
+
+int sp_cli_usage_error(const char *command, const char *format, ...) {
+  va_list args;
+  fprintf(stderr, "savepoint %s: ", command);
+  va_start(args, format);
+  vfprintf(stderr, format, args);
+  va_end(args);
+  fprintf(stderr, "\n(see 'savepoint %s --help')\n", command);
+  return 2;
+}
+
+int sp_cli_stdout_is_terminal(void) { return isatty(STDOUT_FILENO); }
+
+static void print_help(FILE *out) {
+  fprintf(out,
+          "savepoint %s — save, load, checkpoint, convert, inspect, audit and serve TensorFlow/Keras models\n\n"
+          "usage: savepoint <command> [options]   (savepoint <command> --help for each)\n\ncommands:\n",
+          SP_VERSION);
+  for (const sp_cli_command *command = commands; command->name; command++)
+    fprintf(out, "  %-10s %s\n", command->name, command->summary);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    print_help(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+    printf("savepoint %s\n", SP_VERSION);
+    return 0;
+  }
+  for (const sp_cli_command *command = commands; command->name; command++)
+    if (strcmp(argv[1], command->name) == 0) return command->run(argc - 1, argv + 1);
+  fprintf(stderr, "savepoint: unknown command '%s'\n", argv[1]);
+  print_help(stderr);
+  return 2;
+}

@@ -1,0 +1,348 @@
+/* file.c — file reading and the write-fsync-rename path (see file.h). */
+#include "core/file.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/memory.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+static const char temporary_marker[] = ".tmp-";
+
+static sp_status io_failure(const char *action, const char *path) {
+  int error = errno;
+  return sp_fail(SP_ERROR_IO, "%s '%s': %s", action, path, strerror(error));
+}
+
+sp_status sp_read_file(const char *path, size_t limit, uint8_t **data, size_t *size) {
+  *data = NULL;
+  *size = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return sp_fail(SP_ERROR_NOT_FOUND, "no such file '%s'", path);
+    return io_failure("cannot open", path);
+  }
+  struct stat info;
+  if (fstat(fd, &info) != 0) {
+    sp_status status = io_failure("cannot stat", path);
+    close(fd);
+    return status;
+  }
+  if (!S_ISREG(info.st_mode)) {
+    close(fd);
+    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "'%s' is not a regular file", path);
+  }
+  if ((uint64_t)info.st_size > limit) {
+    close(fd);
+    return sp_fail(SP_ERROR_UNSAFE, "'%s' is %lld bytes, over the limit of %zu bytes", path,
+                   (long long)info.st_size, limit);
+  }
+  size_t length = (size_t)info.st_size;
+  uint8_t *buffer = sp_alloc(length + 1);
+  if (!buffer) {
+    close(fd);
+    return SP_ERROR_NO_MEMORY;
+  }
+  size_t done = 0;
+  while (done < length) {
+    ssize_t got = read(fd, buffer + done, length - done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      sp_status status = got < 0 ? io_failure("cannot read", path)
+                                 : sp_fail(SP_ERROR_IO, "'%s' shrank while being read", path);
+      free(buffer);
+      close(fd);
+      return status;
+    }
+    done += (size_t)got;
+  }
+  close(fd);
+  buffer[length] = '\0'; /* convenient for text; not counted in size */
+  *data = buffer;
+  *size = length;
+  return SP_OK;
+}
+
+int sp_path_exists(const char *path) {
+  struct stat info;
+  return lstat(path, &info) == 0;
+}
+
+int sp_is_directory(const char *path) {
+  struct stat info;
+  return stat(path, &info) == 0 && S_ISDIR(info.st_mode);
+}
+
+int sp_is_regular_file(const char *path) {
+  struct stat info;
+  return stat(path, &info) == 0 && S_ISREG(info.st_mode);
+}
+
+sp_status sp_file_size(const char *path, uint64_t *size) {
+  struct stat info;
+  if (stat(path, &info) != 0) {
+    if (errno == ENOENT) return sp_fail(SP_ERROR_NOT_FOUND, "no such file '%s'", path);
+    return io_failure("cannot stat", path);
+  }
+  *size = (uint64_t)info.st_size;
+  return SP_OK;
+}
+
+char *sp_path_join(const char *directory, const char *name) {
+  size_t length = strlen(directory);
+  if (length == 0) return sp_strdup(name);
+  const char *separator = directory[length - 1] == '/' ? "" : "/";
+  return sp_strdupf("%s%s%s", directory, separator, name);
+}
+
+const char *sp_path_basename(const char *path) {
+  const char *slash = strrchr(path, '/');
+  return slash ? slash + 1 : path;
+}
+
+char *sp_path_dirname(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return sp_strdup(".");
+  if (slash == path) return sp_strdup("/");
+  return sp_strndup(path, (size_t)(slash - path));
+}
+
+int sp_path_has_suffix(const char *path, const char *suffix) {
+  size_t path_length = strlen(path), suffix_length = strlen(suffix);
+  return path_length >= suffix_length && strcmp(path + path_length - suffix_length, suffix) == 0;
+}
+
+int sp_path_is_temporary(const char *path) {
+  const char *name = sp_path_basename(path);
+  return name[0] == '.' && strstr(name, temporary_marker) != NULL;
+}
+
+sp_status sp_make_directories(const char *path) {
+  char *copy = sp_strdup(path);
+  if (!copy) return SP_ERROR_NO_MEMORY;
+  for (char *cursor = copy + 1; ; cursor++) {
+    if (*cursor != '/' && *cursor != '\0') continue;
+    char saved = *cursor;
+    *cursor = '\0';
+    if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
+      sp_status status = io_failure("cannot create directory", copy);
+      free(copy);
+      return status;
+    }
+    *cursor = saved;
+    if (saved == '\0') break;
+  }
+  free(copy);
+  if (!sp_is_directory(path)) return sp_fail(SP_ERROR_IO, "'%s' exists and is not a directory", path);
+  return SP_OK;
+}
+
+sp_status sp_remove_tree(const char *path) {
+  struct stat info;
+  if (lstat(path, &info) != 0) return errno == ENOENT ? SP_OK : io_failure("cannot stat", path);
+  if (!S_ISDIR(info.st_mode)) return unlink(path) == 0 ? SP_OK : io_failure("cannot remove", path);
+  DIR *directory = opendir(path);
+  if (!directory) return io_failure("cannot open directory", path);
+  sp_status status = SP_OK;
+  struct dirent *entry;
+  while (status == SP_OK && (entry = readdir(directory)) != NULL) {
+    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
+    char *child = sp_path_join(path, entry->d_name);
+    status = child ? sp_remove_tree(child) : SP_ERROR_NO_MEMORY;
+    free(child);
+  }
+  closedir(directory);
+  if (status == SP_OK && rmdir(path) != 0) status = io_failure("cannot remove directory", path);
+  return status;
+}
+
+static sp_status fsync_path(const char *path, int flags) {
+  int fd = open(path, flags | O_CLOEXEC);
+  if (fd < 0) return io_failure("cannot open for fsync", path);
+  sp_status status = SP_OK;
+  if (fsync(fd) != 0 && errno != EINVAL) status = io_failure("cannot fsync", path);
+  close(fd);
+  return status;
+}
+
+sp_status sp_fsync_directory(const char *path) { return fsync_path(path, O_RDONLY | O_DIRECTORY); }
+
+static sp_status fsync_parent(const char *path) {
+  char *parent = sp_path_dirname(path);
+  if (!parent) return SP_ERROR_NO_MEMORY;
+  sp_status status = sp_fsync_directory(parent);
+  free(parent);
+  return status;
+}
+
+/* mkstemp/mkdtemp template ".<base>.tmp-XXXXXX" in the directory of final_path. */
+static char *temporary_template(const char *final_path) {
+  char *parent = sp_path_dirname(final_path);
+  if (!parent) return NULL;
+  char *name = sp_strdupf("%s/.%s%sXXXXXX", parent, sp_path_basename(final_path), temporary_marker);
+  free(parent);
+  return name;
+}
+
+sp_status sp_atomic_open(const char *final_path, sp_atomic_file *file) {
+  memset(file, 0, sizeof *file);
+  file->fd = -1;
+  file->final_path = sp_strdup(final_path);
+  file->temp_path = temporary_template(final_path);
+  if (!file->final_path || !file->temp_path) {
+    sp_atomic_abort(file);
+    return SP_ERROR_NO_MEMORY;
+  }
+  file->fd = mkstemp(file->temp_path);
+  if (file->fd < 0) {
+    sp_status status = io_failure("cannot create a temporary file for", final_path);
+    free(file->temp_path);
+    file->temp_path = NULL;
+    sp_atomic_abort(file);
+    return status;
+  }
+  fchmod(file->fd, 0644);
+  return SP_OK;
+}
+
+static sp_status write_all(int fd, const void *data, size_t size, const char *path) {
+  const uint8_t *cursor = data;
+  size_t done = 0;
+  while (done < size) {
+    ssize_t wrote = write(fd, cursor + done, size - done);
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote < 0) {
+      int error = errno;
+      return sp_fail(SP_ERROR_IO, "writing '%s' failed after %zu of %zu bytes: %s", path, done, size,
+                     strerror(error));
+    }
+    done += (size_t)wrote;
+  }
+  return SP_OK;
+}
+
+sp_status sp_atomic_write(sp_atomic_file *file, const void *data, size_t size) {
+  if (file->fd < 0) return sp_fail(SP_ERROR_INVALID_ARGUMENT, "write to a closed atomic file");
+  return write_all(file->fd, data, size, file->final_path);
+}
+
+sp_status sp_atomic_commit(sp_atomic_file *file) {
+  sp_status status = SP_OK;
+  if (fsync(file->fd) != 0) status = io_failure("cannot fsync", file->final_path);
+  if (close(file->fd) != 0 && status == SP_OK) status = io_failure("cannot close", file->final_path);
+  file->fd = -1;
+  if (status == SP_OK && rename(file->temp_path, file->final_path) != 0)
+    status = io_failure("cannot rename temporary file over", file->final_path);
+  if (status == SP_OK) status = fsync_parent(file->final_path);
+  if (status == SP_OK) {
+    free(file->temp_path);
+    file->temp_path = NULL;
+  }
+  sp_atomic_abort(file);
+  return status;
+}
+
+void sp_atomic_abort(sp_atomic_file *file) {
+  if (file->fd >= 0) close(file->fd);
+  if (file->temp_path) unlink(file->temp_path);
+  free(file->temp_path);
+  free(file->final_path);
+  file->fd = -1;
+  file->temp_path = NULL;
+  file->final_path = NULL;
+}
+
+sp_status sp_write_file_atomic(const char *final_path, const void *data, size_t size) {
+  sp_atomic_file file;
+  SP_TRY(sp_atomic_open(final_path, &file));
+  sp_status status = sp_atomic_write(&file, data, size);
+  if (status != SP_OK) {
+    sp_atomic_abort(&file);
+    return status;
+  }
+  return sp_atomic_commit(&file);
+}
+
+sp_status sp_temp_path_for(const char *final_path, char **temp_path) {
+  sp_atomic_file file;
+  SP_TRY(sp_atomic_open(final_path, &file));
+  close(file.fd);
+  file.fd = -1;
+  *temp_path = file.temp_path;
+  file.temp_path = NULL;
+  sp_atomic_abort(&file);
+  return SP_OK;
+}
+
+sp_status sp_publish_file(const char *temp_path, const char *final_path) {
+  sp_status status = fsync_path(temp_path, O_RDONLY);
+  if (status == SP_OK && rename(temp_path, final_path) != 0)
+    status = io_failure("cannot rename temporary file over", final_path);
+  if (status != SP_OK) {
+    unlink(temp_path);
+    return status;
+  }
+  return fsync_parent(final_path);
+}
+
+sp_status sp_temp_directory_for(const char *final_directory, char **temp_directory) {
+  char *name = temporary_template(final_directory);
+  if (!name) return SP_ERROR_NO_MEMORY;
+  if (!mkdtemp(name)) {
+    sp_status status = io_failure("cannot create a temporary directory for", final_directory);
+    free(name);
+    return status;
+  }
+  *temp_directory = name;
+  return SP_OK;
+}
+
+/* fsync every regular file and directory below path (inclusive). */
+static sp_status fsync_tree(const char *path) {
+  struct stat info;
+  if (lstat(path, &info) != 0) return io_failure("cannot stat", path);
+  if (S_ISREG(info.st_mode)) return fsync_path(path, O_RDONLY);
+  if (!S_ISDIR(info.st_mode)) return SP_OK;
+  DIR *directory = opendir(path);
+  if (!directory) return io_failure("cannot open directory", path);
+  sp_status status = SP_OK;
+  struct dirent *entry;
+  while (status == SP_OK && (entry = readdir(directory)) != NULL) {
+    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
+    char *child = sp_path_join(path, entry->d_name);
+    status = child ? fsync_tree(child) : SP_ERROR_NO_MEMORY;
+    free(child);
+  }
+  closedir(directory);
+  return status == SP_OK ? sp_fsync_directory(path) : status;
+}
+
+static int rename_with_flags(const char *from, const char *to, unsigned flags) {
+  return renameat2(AT_FDCWD, from, AT_FDCWD, to, flags);
+}
+
+sp_status sp_publish_directory(const char *temp_directory, const char *final_directory, int replace) {
+  SP_TRY(fsync_tree(temp_directory));
+  if (rename_with_flags(temp_directory, final_directory, RENAME_NOREPLACE) == 0)
+    return fsync_parent(final_directory);
+  if (errno != EEXIST) return io_failure("cannot publish directory", final_directory);
+  if (!replace)
+    return sp_fail(SP_ERROR_EXISTS, "'%s' already exists; refusing to overwrite it", final_directory);
+  if (rename_with_flags(temp_directory, final_directory, RENAME_EXCHANGE) != 0)
+    return io_failure("cannot swap in the new directory", final_directory);
+  SP_TRY(fsync_parent(final_directory));
+  /* temp_directory now holds the previous tree. */
+  return sp_remove_tree(temp_directory);
+}

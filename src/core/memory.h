@@ -1,0 +1,38 @@
+/* memory.h — checked allocation.
+ *
+ * Library code never calls malloc and ignores NULL: these helpers fail with
+ * SP_ERROR_NO_MEMORY and a message saying how much was asked for, and the array
+ * forms refuse products that overflow size_t (sizes often come from files).
+ */
+#ifndef SP_CORE_MEMORY_H
+#define SP_CORE_MEMORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/status.h"
+
+/* malloc that records a message on failure. Returns NULL on failure (size 0 gives a valid pointer). */
+void *sp_alloc(size_t size);
+/* calloc-like: zeroed, count*size checked for overflow. */
+void *sp_alloc_zeroed(size_t count, size_t size);
+/* realloc of count elements of size bytes, overflow-checked. On failure the old block is untouched. */
+void *sp_realloc_array(void *block, size_t count, size_t size);
+/* strdup / strndup that record a message on failure. */
+char *sp_strdup(const char *text);
+char *sp_strndup(const char *text, size_t length);
+/* printf into a new string. */
+char *sp_strdupf(const char *format, ...) SP_PRINTF(1, 2);
+
+/* a*b without overflow: returns false when it would overflow. */
+static inline int sp_multiply_size(size_t a, size_t b, size_t *product) {
+  return !__builtin_mul_overflow(a, b, product);
+}
+
+/* Grows *array (of *capacity elements of element_size) so that it holds at least needed. */
+sp_status sp_reserve(void **array, size_t *capacity, size_t needed, size_t element_size);
+
+#define SP_RESERVE(array, capacity, needed) \
+  sp_reserve((void **)&(array), &(capacity), (needed), sizeof *(array))
+
+#endif
