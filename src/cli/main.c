@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/saved_model_cli.h"
 #include "savepoint/savepoint.h"
 
 static const sp_cli_command commands[] = {
+    {"run", "run a SavedModel signature on inputs (like saved_model_cli run)", sp_cli_run},
     {NULL, NULL, NULL},
 };
 
