@@ -26,7 +26,7 @@ static const char usage_text[] =
     "  history MODEL [--at TIME]      serving history of MODEL; with --at, what served it then\n"
     "  history --label NAME [--at TIME]  every move of a label; with --at, its holder then\n"
     "  label [NAME [ARTIFACT_ID]]     list labels / show one / point NAME at ARTIFACT_ID\n"
-    "  verify ID                      re-hash artifact ID on disk against its recorded hashes\n"
+    "  verify ID|PATH                 re-hash an artifact against its recorded hashes (and manifest)\n"
     "  add PATH --kind K --format F [--producer 'NAME VERSION'] [--format-version V] [--name N]\n"
     "      [--model-version N] [--run ID] [--parent ID] [--metrics JSON] [--signature JSON]\n"
     "                                 record an artifact made elsewhere (e.g. by Keras)\n"
@@ -260,22 +260,28 @@ static void print_problem(const sp_integrity_problem *problem, void *context) {
 }
 
 static int run_verify(sp_registry *registry, const options *chosen) {
+  if (chosen->argument_count != 2) return sp_cli_usage_error(command_name, "verify needs one artifact id or path");
   int64_t id = 0;
-  if (chosen->argument_count != 2 || !parse_id(chosen->arguments[1], &id))
-    return sp_cli_usage_error(command_name, "verify needs one artifact id");
+  const char *target = chosen->arguments[1];
   json_object *problems = chosen->json ? json_object_new_array() : NULL;
   sp_verify_result result;
-  sp_status status = sp_registry_verify_artifact(registry, id, print_problem, problems, &result);
+  sp_status status = parse_id(target, &id)
+                         ? sp_registry_verify_artifact(registry, id, print_problem, problems, &result)
+                         : sp_verify_artifact_detailed(target, registry, print_problem, problems, &result);
   if (chosen->json && (status == SP_OK || status == SP_ERROR_CHECKSUM)) {
     json_object *object = json_object_new_object();
-    json_object_object_add(object, "artifact_id", json_object_new_int64(id));
+    json_object_object_add(object, "artifact_id", result.artifact_id ? json_object_new_int64(result.artifact_id) : NULL);
     json_object_object_add(object, "ok", json_object_new_boolean(status == SP_OK));
     json_object_object_add(object, "sha256", result.sha256[0] ? json_object_new_string(result.sha256) : NULL);
     json_object_object_add(object, "problems", json_object_get(problems));
     print_json_text(sp_json_dumps(object, 2));
     json_object_put(object);
   } else if (status == SP_OK) {
-    printf("ok: artifact %lld matches its recorded hashes (sha256 %s)\n", (long long)id, result.sha256);
+    printf("ok: %s matches %s (sha256 %s)\n", target,
+           result.artifact_id && result.manifest_checked ? "its manifest and the registry"
+           : result.artifact_id                            ? "its recorded hashes"
+                                                           : "its manifest",
+           result.sha256);
   }
   json_object_put(problems);
   return sp_cli_report(command_name, status);

@@ -421,8 +421,8 @@ sp_status sp_registry_find_artifact(sp_registry *registry, const char *path, con
   sp_status status = find_artifact(registry->backend, absolute, sha256, artifact_id, &found);
   sp_registry_unlock(registry);
   if (status == SP_OK && !found)
-    status = sp_fail(SP_ERROR_NOT_FOUND, "no artifact in registry '%s' with %s%s%s%s%s", registry->url,
-                     path ? "path '" : "", path ? absolute : "", path ? "'" : "", sha256 ? (path ? " and sha256 " : "sha256 ") : "",
+    status = sp_fail(SP_ERROR_NOT_FOUND, "registry '%s' has no artifact with %s%s%s%s", registry->url,
+                     absolute ? "path " : "", absolute ? absolute : "", absolute && sha256 ? " and sha256 " : sha256 ? "sha256 " : "",
                      sha256 ? sha256 : "");
   free(absolute);
   return status;

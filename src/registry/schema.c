@@ -223,5 +223,8 @@ sp_status sp_registry_migrate(sp_registry_backend *backend, int target_version) 
   if (target_version < 1 || target_version > SP_REGISTRY_SCHEMA_VERSION)
     return sp_fail(SP_ERROR_INVALID_ARGUMENT, "no registry schema version %d (this savepoint knows 1 to %d)",
                    target_version, SP_REGISTRY_SCHEMA_VERSION);
+  /* The common case, a registry already at this version, needs no lock (and so no write access). */
+  int current = 0;
+  if (sp_registry_read_schema_version(backend, &current) == SP_OK && current == target_version) return SP_OK;
   return sp_registry_run_transaction(backend, SP_TRANSACTION_SCHEMA, migrate_body, &target_version);
 }

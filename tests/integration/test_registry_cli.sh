@@ -65,6 +65,10 @@ run_suite() {
   grep -q "variables/variables.data-00000-of-00001" "$work/err" || fail "verify does not name the file: $(cat "$work/err")"
   [ "$("$cli" registry verify "$export" --json 2>/dev/null | json_field 'data["problems"][0]["kind"]')" = changed ] \
     || fail "verify --json"
+  status=0
+  "$cli" registry verify "$model" >"$work/out" 2>"$work/err" || status=$?
+  [ "$status" = 1 ] || fail "verify PATH of a tampered artifact exits $status, not 1"
+  grep -q "changed: .*variables/variables.data-00000-of-00001 (per manifest)" "$work/out" || fail "verify PATH: $(cat "$work/out")"
 
   rm "$root/model.keras"
   [ "$("$cli" registry gc --json | json_field 'len(data)')" = 1 ] || fail "gc does not find the deleted file"

@@ -286,3 +286,22 @@ Test(verify, nothing_to_compare_with_is_an_error_not_a_pass) {
   SP_ASSERT_FAILS(sp_verify_artifact(absent, NULL, NULL, NULL, &problems), SP_ERROR_NOT_FOUND, "checkpoint prefix");
   free(absent), free(model), free(root);
 }
+
+Test(verify, single_file_sidecar_catches_a_flipped_byte_in_a_keras_file) {
+  char *root = sp_test_temp_dir("verify-keras");
+  write_text(root, "model.keras", "PK\003\004 config.json model.weights.h5 metadata.json");
+  char *path = sp_path_join(root, "model.keras");
+  SP_ASSERT_OK(sp_manifest_create(path, NULL));
+  size_t problems = 0;
+  sp_verify_result result;
+  SP_ASSERT_OK(sp_verify_artifact_detailed(path, NULL, NULL, NULL, &result));
+  cr_assert_eq(result.manifest_checked, 1);
+  char *command = sp_strdupf("sha256sum '%s'", path);
+  char *expected = command_word(command);
+  cr_assert_str_eq(result.sha256, expected);
+  flip_byte(path, 10);
+  SP_ASSERT_FAILS(sp_verify_artifact(path, NULL, NULL, NULL, &problems), SP_ERROR_CHECKSUM,
+                  "'model.keras' changed (per manifest)");
+  cr_assert_eq(problems, 1);
+  free(command), free(expected), free(path), free(root);
+}
