@@ -110,6 +110,13 @@ static int print_result(const options *chosen, const sp_registry_table *table, c
   return 0;
 }
 
+/* Prints a query's table (or its failure) and frees it; returns the exit status. */
+static int print_query(const options *chosen, sp_status status, sp_registry_table *table, const char *const *columns) {
+  int exit_status = status == SP_OK ? print_result(chosen, table, columns) : sp_cli_report(command_name, status);
+  sp_registry_table_free(table);
+  return exit_status;
+}
+
 /* Adds a table as JSON under key: an array, or its first row (null when empty) when single. */
 static void add_table(json_object *object, const char *key, const sp_registry_table *table, int single) {
   char *text = sp_registry_table_json(table);
@@ -152,10 +159,7 @@ static int run_list(sp_registry *registry, const options *chosen) {
   } else {
     return sp_cli_usage_error(command_name, "list what? '%s' is not artifacts, runs, labels or events", what);
   }
-  if (status != SP_OK) return sp_cli_report(command_name, status);
-  int exit_status = print_result(chosen, table, columns);
-  sp_registry_table_free(table);
-  return exit_status;
+  return print_query(chosen, status, table, columns);
 }
 
 static int parse_id(const char *text, int64_t *id) {
@@ -216,10 +220,7 @@ static int run_history(sp_registry *registry, const options *chosen) {
   else
     status = chosen->at ? sp_registry_serving_at(registry, chosen->arguments[1], chosen->at, &table)
                         : sp_registry_serving_history(registry, chosen->arguments[1], &table);
-  if (status != SP_OK) return sp_cli_report(command_name, status);
-  int exit_status = print_result(chosen, table, NULL);
-  sp_registry_table_free(table);
-  return exit_status;
+  return print_query(chosen, status, table, NULL);
 }
 
 static int run_label(sp_registry *registry, const options *chosen) {
@@ -237,10 +238,7 @@ static int run_label(sp_registry *registry, const options *chosen) {
   } else {
     return sp_cli_usage_error(command_name, "label takes at most a name and an artifact id");
   }
-  if (status != SP_OK) return sp_cli_report(command_name, status);
-  int exit_status = print_result(chosen, table, NULL);
-  sp_registry_table_free(table);
-  return exit_status;
+  return print_query(chosen, status, table, NULL);
 }
 
 static void print_problem(const sp_integrity_problem *problem, void *context) {
