@@ -628,12 +628,8 @@ static void format_double(double value, char *out, size_t capacity) {
 
 /* Python's str() of a float32 field: its shortest round-tripping digits, in repr style. */
 static void format_float(float value, char *out, size_t capacity) {
-  char digits[32];
-  for (int precision = 1; precision <= 9; precision++) {
-    snprintf(digits, sizeof digits, "%.*g", precision, (double)value);
-    if (strtof(digits, NULL) == value) break;
-  }
-  format_double(isfinite(value) ? strtod(digits, NULL) : (double)value, out, capacity);
+  if (isfinite(value)) sp_format_python_float32(value, out, capacity);
+  else format_double(value, out, capacity);
 }
 
 static sp_status print_scalar(const ProtobufCFieldDescriptor *field, const void *value, sp_buffer *out) {
