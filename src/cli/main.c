@@ -8,6 +8,8 @@
 #include "savepoint/savepoint.h"
 
 static const sp_cli_command commands[] = {
+    {"show", "list the tensors of a checkpoint or print one tensor's values", sp_cli_show},
+    {"verify", "check every checksum of a checkpoint and name what is damaged", sp_cli_verify},
     {NULL, NULL, NULL},
 };
 
