@@ -202,24 +202,19 @@ static int parse_magnitude(const token *t, uint64_t *magnitude) {
   return 1;
 }
 
-/* A possibly negative integer within [minimum, maximum] (maximum as unsigned). */
-static sp_status parse_integer(field_context *f, int64_t minimum, uint64_t maximum, int64_t *signed_value,
-                               uint64_t *unsigned_value) {
+/* A possibly negative integer within [minimum, maximum], as 64-bit two's complement bits. */
+static sp_status parse_integer(field_context *f, int64_t minimum, uint64_t maximum, uint64_t *bits) {
   parser *p = f->p;
   int negative = is_symbol(&p->current, '-');
   if (negative) SP_TRY(next_token(p));
   token number = p->current;
   uint64_t magnitude;
   if (!parse_magnitude(&number, &magnitude)) return field_error(f, &number, "expected an integer");
-  if (negative) {
-    if (minimum == 0 && magnitude != 0) return field_error(f, &number, "expected a non-negative integer");
-    if (magnitude > (uint64_t)(-(minimum + 1)) + 1) return field_error(f, &number, "integer is out of range");
-    *signed_value = magnitude == (uint64_t)(-(minimum + 1)) + 1 ? minimum : -(int64_t)magnitude;
-  } else {
-    if (magnitude > maximum) return field_error(f, &number, "integer is out of range");
-    *signed_value = (int64_t)magnitude;
-  }
-  *unsigned_value = negative ? (uint64_t)*signed_value : magnitude;
+  uint64_t negative_limit = minimum == 0 ? 0 : (uint64_t)(-(minimum + 1)) + 1;
+  if (negative && magnitude > negative_limit)
+    return field_error(f, &number, minimum == 0 ? "expected a non-negative integer" : "integer is out of range");
+  if (!negative && magnitude > maximum) return field_error(f, &number, "integer is out of range");
+  *bits = negative ? 0 - magnitude : magnitude;
   return next_token(p);
 }
 
@@ -269,8 +264,10 @@ static sp_status parse_enum(field_context *f, int64_t *value) {
   const ProtobufCEnumDescriptor *type = f->field->descriptor;
   token t = f->p->current;
   if (t.kind != TOKEN_IDENTIFIER) {
-    uint64_t ignored;
-    return parse_integer(f, INT32_MIN, INT32_MAX, value, &ignored);
+    uint64_t bits;
+    SP_TRY(parse_integer(f, INT32_MIN, INT32_MAX, &bits));
+    *value = (int64_t)bits;
+    return SP_OK;
   }
   char name[128];
   snprintf(name, sizeof name, "%.*s", (int)(t.length < 127 ? t.length : 127), t.start);
@@ -376,44 +373,47 @@ static sp_status put_fixed_field(sp_buffer *out, uint32_t number, uint64_t value
   return bytes == 4 ? sp_buffer_put_u32le(out, (uint32_t)value) : sp_buffer_put_u64le(out, value);
 }
 
-static sp_status parse_number_value(field_context *f, sp_buffer *out) {
-  const ProtobufCFieldDescriptor *field = f->field;
-  int64_t s = 0;
-  uint64_t u = 0;
-  switch (field->type) {
-    case PROTOBUF_C_TYPE_INT32:
-      SP_TRY(parse_integer(f, INT32_MIN, INT32_MAX, &s, &u));
-      return put_varint_field(out, field->id, (uint64_t)s);
-    case PROTOBUF_C_TYPE_SINT32:
-      SP_TRY(parse_integer(f, INT32_MIN, INT32_MAX, &s, &u));
-      return put_varint_field(out, field->id, ((uint32_t)s << 1) ^ (uint32_t)(s < 0 ? -1 : 0));
-    case PROTOBUF_C_TYPE_SFIXED32:
-      SP_TRY(parse_integer(f, INT32_MIN, INT32_MAX, &s, &u));
-      return put_fixed_field(out, field->id, (uint32_t)s, 4);
-    case PROTOBUF_C_TYPE_INT64:
-      SP_TRY(parse_integer(f, INT64_MIN, INT64_MAX, &s, &u));
-      return put_varint_field(out, field->id, (uint64_t)s);
-    case PROTOBUF_C_TYPE_SINT64:
-      SP_TRY(parse_integer(f, INT64_MIN, INT64_MAX, &s, &u));
-      return put_varint_field(out, field->id, ((uint64_t)s << 1) ^ (uint64_t)(s < 0 ? -1 : 0));
-    case PROTOBUF_C_TYPE_SFIXED64:
-      SP_TRY(parse_integer(f, INT64_MIN, INT64_MAX, &s, &u));
-      return put_fixed_field(out, field->id, (uint64_t)s, 8);
-    case PROTOBUF_C_TYPE_UINT32:
-      SP_TRY(parse_integer(f, 0, UINT32_MAX, &s, &u));
-      return put_varint_field(out, field->id, u);
-    case PROTOBUF_C_TYPE_FIXED32:
-      SP_TRY(parse_integer(f, 0, UINT32_MAX, &s, &u));
-      return put_fixed_field(out, field->id, u, 4);
-    case PROTOBUF_C_TYPE_UINT64:
-      SP_TRY(parse_integer(f, 0, UINT64_MAX, &s, &u));
-      return put_varint_field(out, field->id, u);
-    case PROTOBUF_C_TYPE_FIXED64:
-      SP_TRY(parse_integer(f, 0, UINT64_MAX, &s, &u));
-      return put_fixed_field(out, field->id, u, 8);
-    default:
-      return sp_fail(SP_ERROR_INTERNAL, "pbtext: field type %d is not an integer", (int)field->type);
+typedef enum integer_encoding { ENCODE_VARINT, ENCODE_ZIGZAG32, ENCODE_ZIGZAG64, ENCODE_FIXED32, ENCODE_FIXED64 } integer_encoding;
+
+static const struct {
+  ProtobufCType type;
+  int64_t minimum;
+  uint64_t maximum;
+  integer_encoding encoding;
+} integer_types[] = {
+    {PROTOBUF_C_TYPE_INT32, INT32_MIN, INT32_MAX, ENCODE_VARINT},
+    {PROTOBUF_C_TYPE_SINT32, INT32_MIN, INT32_MAX, ENCODE_ZIGZAG32},
+    {PROTOBUF_C_TYPE_SFIXED32, INT32_MIN, INT32_MAX, ENCODE_FIXED32},
+    {PROTOBUF_C_TYPE_INT64, INT64_MIN, INT64_MAX, ENCODE_VARINT},
+    {PROTOBUF_C_TYPE_SINT64, INT64_MIN, INT64_MAX, ENCODE_ZIGZAG64},
+    {PROTOBUF_C_TYPE_SFIXED64, INT64_MIN, INT64_MAX, ENCODE_FIXED64},
+    {PROTOBUF_C_TYPE_UINT32, 0, UINT32_MAX, ENCODE_VARINT},
+    {PROTOBUF_C_TYPE_FIXED32, 0, UINT32_MAX, ENCODE_FIXED32},
+    {PROTOBUF_C_TYPE_UINT64, 0, UINT64_MAX, ENCODE_VARINT},
+    {PROTOBUF_C_TYPE_FIXED64, 0, UINT64_MAX, ENCODE_FIXED64},
+};
+
+static sp_status put_integer_field(sp_buffer *out, uint32_t number, uint64_t bits, integer_encoding encoding) {
+  switch (encoding) {
+    case ENCODE_ZIGZAG32: {
+      uint32_t narrow = (uint32_t)bits;
+      return put_varint_field(out, number, (narrow << 1) ^ (0u - (narrow >> 31)));
+    }
+    case ENCODE_ZIGZAG64: return put_varint_field(out, number, (bits << 1) ^ (UINT64_C(0) - (bits >> 63)));
+    case ENCODE_FIXED32: return put_fixed_field(out, number, bits & UINT32_MAX, 4);
+    case ENCODE_FIXED64: return put_fixed_field(out, number, bits, 8);
+    default: return put_varint_field(out, number, bits); /* negative int32 as 10 bytes, as protobuf does */
   }
+}
+
+static sp_status parse_integer_value(field_context *f, sp_buffer *out) {
+  for (size_t i = 0; i < sizeof integer_types / sizeof *integer_types; i++) {
+    if (integer_types[i].type != f->field->type) continue;
+    uint64_t bits = 0;
+    SP_TRY(parse_integer(f, integer_types[i].minimum, integer_types[i].maximum, &bits));
+    return put_integer_field(out, f->field->id, bits, integer_types[i].encoding);
+  }
+  return sp_fail(SP_ERROR_INTERNAL, "pbtext: field type %d is not an integer", (int)f->field->type);
 }
 
 static sp_status parse_scalar_value(field_context *f, sp_buffer *out) {
@@ -452,7 +452,7 @@ static sp_status parse_scalar_value(field_context *f, sp_buffer *out) {
       return status;
     }
     default:
-      return parse_number_value(f, out);
+      return parse_integer_value(f, out);
   }
 }
 
@@ -570,7 +570,7 @@ static sp_status parse_fields(parser *p, const ProtobufCMessageDescriptor *descr
 sp_status sp_pbtext_parse(const ProtobufCMessageDescriptor *descriptor, const char *text, size_t length,
                           const char *what, ProtobufCMessage **message) {
   *message = NULL;
-  parser p = {text, length, 0, 1, 1, what ? what : "text", {0}, 0};
+  parser p = {text ? text : "", text ? length : 0, 0, 1, 1, what ? what : "text", {0}, 0};
   sp_buffer wire = {0};
   sp_status status = next_token(&p);
   if (status == SP_OK) status = parse_fields(&p, descriptor, 0, &wire);
