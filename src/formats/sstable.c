@@ -212,7 +212,10 @@ static sp_status walk_block(const block_walk *walk, const block_handle *handle) 
   block_contents block;
   SP_TRY(read_block(walk->table, handle, walk->name, &block));
   sp_buffer key = {0}, previous = {0};
-  sp_status status = walk_entries(walk, &block, &key, &previous);
+  /* storage from the start, so that even an empty key is a valid pointer for visitors */
+  sp_status status = sp_buffer_reserve(&key, 1);
+  if (status == SP_OK) status = sp_buffer_reserve(&previous, 1);
+  if (status == SP_OK) status = walk_entries(walk, &block, &key, &previous);
   sp_buffer_free(&key);
   sp_buffer_free(&previous);
   free(block.owned);
@@ -391,6 +394,9 @@ static size_t block_size_estimate(const block_builder *block) {
 
 static sp_status block_add(block_builder *block, const uint8_t *key, size_t key_length, const uint8_t *value,
                            size_t value_length) {
+  static const uint8_t nothing[1];
+  if (!key) key = nothing; /* an empty key may come from a buffer that never held bytes */
+  if (!value) value = nothing;
   size_t shared = 0;
   if (block->since_restart < block->interval) {
     size_t common = block->last_key.size < key_length ? block->last_key.size : key_length;
@@ -458,13 +464,19 @@ void sp_table_builder_free(sp_table_builder *builder) {
   free(builder);
 }
 
+/* Appends block bytes and their trailer to the file. */
+static sp_status write_raw_block(sp_table_builder *builder, const uint8_t *bytes, size_t size, uint8_t compression,
+                                 block_handle *handle) {
+  handle->offset = builder->file.size;
+  handle->size = size;
+  SP_TRY(sp_buffer_append(&builder->file, bytes, size));
+  SP_TRY(sp_buffer_put_u8(&builder->file, compression));
+  return sp_buffer_put_u32le(&builder->file, block_checksum(bytes, size, compression));
+}
+
 static sp_status write_block(sp_table_builder *builder, block_builder *block, block_handle *handle) {
   SP_TRY(block_finish(block));
-  handle->offset = builder->file.size;
-  handle->size = block->bytes.size;
-  SP_TRY(sp_buffer_append(&builder->file, block->bytes.data, block->bytes.size));
-  SP_TRY(sp_buffer_put_u8(&builder->file, COMPRESSION_NONE));
-  SP_TRY(sp_buffer_put_u32le(&builder->file, block_checksum(block->bytes.data, block->bytes.size, COMPRESSION_NONE)));
+  SP_TRY(write_raw_block(builder, block->bytes.data, block->bytes.size, COMPRESSION_NONE, handle));
   return block_reset(block);
 }
 
@@ -563,4 +575,18 @@ sp_status sp_table_builder_finish(sp_table_builder *builder, uint8_t **data, siz
   }
   *data = sp_buffer_detach(&builder->file, size);
   return SP_OK;
+}
+
+sp_status sp_table_wrap_block(const void *block, size_t size, uint8_t compression, uint8_t **data, size_t *data_size) {
+  *data = NULL;
+  *data_size = 0;
+  sp_table_builder *builder;
+  SP_TRY(sp_table_builder_new(NULL, &builder));
+  static const uint8_t last_key[] = {0xff};
+  sp_status status = write_raw_block(builder, size ? block : last_key, size, compression, &builder->pending_handle);
+  if (status == SP_OK) status = sp_buffer_append(&builder->last_key, last_key, sizeof last_key);
+  builder->pending_index_entry = 1;
+  if (status == SP_OK) status = sp_table_builder_finish(builder, data, data_size);
+  sp_table_builder_free(builder);
+  return status;
 }

@@ -80,6 +80,12 @@ sp_status sp_table_builder_add(sp_table_builder *builder, const void *key, size_
 sp_status sp_table_builder_finish(sp_table_builder *builder, uint8_t **data, size_t *size) SP_MUST_CHECK;
 void sp_table_builder_free(sp_table_builder *builder);
 
+/* A table whose only data block is `block` verbatim (any bytes, even malformed), stored with
+ * the given compression type byte and a correct CRC, under the index key "\xff". Lets tests
+ * and fuzzers reach the block parser and the decompressor past the checksum. */
+sp_status sp_table_wrap_block(const void *block, size_t size, uint8_t compression, uint8_t **data,
+                              size_t *data_size) SP_MUST_CHECK;
+
 /* The index-key shortening of TensorFlow's table builder, exposed for tests.
  * shortest_separator: shortens *start to a key k with start ≤ k < limit (start < limit).
  * short_successor: shortens *key to a key k ≥ key. Both only shrink the buffer's size. */

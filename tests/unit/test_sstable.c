@@ -10,7 +10,6 @@
 
 #include "core/bytes.h"
 #include "core/file.h"
-#include "core/hash.h"
 #include "core/memory.h"
 #include "formats/sstable.h"
 #include "test_support.h"
@@ -337,47 +336,18 @@ Test(sstable, damaged_blocks_are_named) {
   free(data);
 }
 
-/* Assembles a table by hand around one data block: data block + trailer, empty metaindex,
- * an index with one entry "z" → the data block, footer. CRCs are right unless told otherwise. */
-static void append_block(sp_buffer *file, const void *block, size_t size, uint8_t type) {
-  cr_assert_eq(sp_buffer_append(file, block, size), SP_OK);
-  uint32_t crc = sp_crc32c_mask(sp_crc32c_extend(sp_crc32c(block, size), &type, 1));
-  cr_assert_eq(sp_buffer_put_u8(file, type), SP_OK);
-  cr_assert_eq(sp_buffer_put_u32le(file, crc), SP_OK);
-}
-
-static void assemble(const void *block, size_t size, uint8_t type, uint64_t index_offset_override, sp_buffer *file) {
-  static const uint8_t empty[] = {0, 0, 0, 0, 1, 0, 0, 0};
-  memset(file, 0, sizeof *file);
-  append_block(file, block, size, type);
-  uint64_t metaindex_offset = file->size;
-  append_block(file, empty, sizeof empty, 0);
-  uint64_t index_offset = file->size;
-  sp_buffer handle = {0}, index = {0};
-  cr_assert_eq(sp_buffer_put_varint64(&handle, 0), SP_OK);
-  cr_assert_eq(sp_buffer_put_varint64(&handle, size), SP_OK);
-  uint8_t prefix[] = {0, 1, (uint8_t)handle.size, 'z'};
-  cr_assert_eq(sp_buffer_append(&index, prefix, sizeof prefix), SP_OK);
-  cr_assert_eq(sp_buffer_append(&index, handle.data, handle.size), SP_OK);
-  cr_assert_eq(sp_buffer_put_u32le(&index, 0), SP_OK);
-  cr_assert_eq(sp_buffer_put_u32le(&index, 1), SP_OK);
-  append_block(file, index.data, index.size, 0);
-  size_t footer = file->size;
-  cr_assert_eq(sp_buffer_put_varint64(file, metaindex_offset), SP_OK);
-  cr_assert_eq(sp_buffer_put_varint64(file, 8), SP_OK);
-  cr_assert_eq(sp_buffer_put_varint64(file, index_offset_override ? index_offset_override : index_offset), SP_OK);
-  cr_assert_eq(sp_buffer_put_varint64(file, index.size), SP_OK);
-  while (file->size < footer + 40) cr_assert_eq(sp_buffer_put_u8(file, 0), SP_OK);
-  cr_assert_eq(sp_buffer_put_u64le(file, SP_TABLE_MAGIC), SP_OK);
-  sp_buffer_free(&handle);
-  sp_buffer_free(&index);
-}
-
-static sp_status open_crafted(const void *block, size_t size, uint8_t type, uint64_t index_offset) {
-  sp_buffer file;
-  assemble(block, size, type, index_offset, &file);
-  sp_status status = open_and_visit(file.data, file.size);
-  sp_buffer_free(&file);
+/* A table around one crafted data block (correct CRC), optionally with the footer's metaindex
+ * offset pointed far past the end. */
+static sp_status open_crafted(const void *block, size_t size, uint8_t type, int bad_handle) {
+  uint8_t *data;
+  size_t data_size;
+  SP_ASSERT_OK(sp_table_wrap_block(block, size, type, &data, &data_size));
+  if (bad_handle) {
+    data[data_size - SP_TABLE_FOOTER_SIZE] = 0xff; /* metaindex offset 16383 */
+    data[data_size - SP_TABLE_FOOTER_SIZE + 1] = 0x7f;
+  }
+  sp_status status = open_and_visit(data, data_size);
+  free(data);
   return status;
 }
 
@@ -385,7 +355,8 @@ Test(sstable, crafted_tables_are_refused_clearly) {
   /* a well-formed block: one entry "k" → "v", restart [0], count 1 */
   static const uint8_t good[] = {0, 1, 1, 'k', 'v', 0, 0, 0, 0, 1, 0, 0, 0};
   SP_ASSERT_OK(open_crafted(good, sizeof good, 0, 0));
-  SP_ASSERT_FAILS(open_crafted(good, sizeof good, 0, 1u << 30), SP_ERROR_FORMAT, "runs past the blocks");
+  SP_ASSERT_FAILS(open_crafted(good, sizeof good, 0, 1), SP_ERROR_FORMAT, "metaindex block (bytes 16383..");
+  SP_ASSERT_FAILS(open_crafted(good, sizeof good, 0, 1), SP_ERROR_FORMAT, "runs past the blocks");
   SP_ASSERT_FAILS(open_crafted(good, sizeof good, 7, 0), SP_ERROR_UNSUPPORTED, "unknown compression type 7");
   static const uint8_t many_restarts[] = {0, 1, 1, 'k', 'v', 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f};
   SP_ASSERT_FAILS(open_crafted(many_restarts, sizeof many_restarts, 0, 0), SP_ERROR_FORMAT, "restart points");
@@ -395,7 +366,7 @@ Test(sstable, crafted_tables_are_refused_clearly) {
   SP_ASSERT_FAILS(open_crafted(shares_too_much, sizeof shares_too_much, 0, 0), SP_ERROR_FORMAT, "shares more bytes");
   static const uint8_t out_of_order[] = {0, 1, 1, 'k', 'v', 0, 1, 1, 'a', 'w', 0, 0, 0, 0, 1, 0, 0, 0};
   SP_ASSERT_FAILS(open_crafted(out_of_order, sizeof out_of_order, 0, 0), SP_ERROR_FORMAT, "not greater");
-  static const uint8_t past_index_key[] = {0, 1, 1, '~', 'v', 0, 0, 0, 0, 1, 0, 0, 0};
+  static const uint8_t past_index_key[] = {0, 2, 1, 0xff, 1, 'v', 0, 0, 0, 0, 1, 0, 0, 0}; /* "\xff\x01" > "\xff" */
   SP_ASSERT_FAILS(open_crafted(past_index_key, sizeof past_index_key, 0, 0), SP_ERROR_FORMAT, "after this block's index key");
   static const uint8_t stray_restart[] = {0, 1, 1, 'k', 'v', 0, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0};
   SP_ASSERT_FAILS(open_crafted(stray_restart, sizeof stray_restart, 0, 0), SP_ERROR_FORMAT, "do not all fall on entries");
