@@ -781,7 +781,7 @@ static sp_status add_index_entry(sp_table_builder *table, const written_entry *e
 }
 
 static sp_status build_index(sp_bundle_writer *writer, uint8_t **data, size_t *size) {
-  qsort(writer->entries, writer->count, sizeof *writer->entries, compare_entries);
+  if (writer->count > 1) qsort(writer->entries, writer->count, sizeof *writer->entries, compare_entries);
   for (size_t i = 1; i < writer->count; i++)
     if (strcmp(writer->entries[i - 1].key, writer->entries[i].key) == 0)
       return sp_fail(SP_ERROR_INVALID_ARGUMENT, "tensor '%s' was added twice", writer->entries[i].key);

@@ -34,6 +34,15 @@ static char *fixture_prefix(const char *relative) {
   return path;
 }
 
+/* Opens a fixture bundle by its prefix relative to the fixtures folder. */
+static sp_bundle_reader *open_fixture(const char *relative) {
+  char *prefix = fixture_prefix(relative);
+  sp_bundle_reader *reader;
+  SP_ASSERT_OK(sp_bundle_open(prefix, &reader));
+  free(prefix);
+  return reader;
+}
+
 static sp_tensor *read_tensor(sp_bundle_reader *reader, const char *key) {
   sp_tensor *tensor;
   SP_ASSERT_OK(sp_bundle_read(reader, key, &tensor));
@@ -118,6 +127,8 @@ static void parse_python_bytes(const char **cursor, sp_buffer *out, long *total)
   }
   cr_assert_eq(*p, quote);
   *cursor = p + 1;
+  cr_assert_eq(sp_buffer_put_u8(out, 0), SP_OK); /* terminated for strtol below, not counted */
+  out->size--;
   *total = -1;
   static const char marker[] = "...(";
   for (size_t i = 0; out->size > sizeof marker && i + sizeof marker - 1 <= out->size; i++) {
@@ -273,9 +284,7 @@ Test(tf_bundle, every_fixture_bundle_matches_appendix_b) {
 
 Test(tf_bundle, old_string_tensors_read_as_tensorflow_test_states) {
   /* tensor_bundle_test.cc StringTensorsOldFormat, quoted in PROVENANCE §5 */
-  char *prefix = fixture_prefix("tf-tensor-bundle-old-string-tensors/old_string_tensors/foo");
-  sp_bundle_reader *reader;
-  SP_ASSERT_OK(sp_bundle_open(prefix, &reader));
+  sp_bundle_reader *reader = open_fixture("tf-tensor-bundle-old-string-tensors/old_string_tensors/foo");
   cr_assert_eq(sp_bundle_count(reader), 4);
   sp_tensor *strs = read_tensor(reader, "strs");
   const sp_string *s = strs->data;
@@ -296,22 +305,17 @@ Test(tf_bundle, old_string_tensors_read_as_tensorflow_test_states) {
   sp_tensor_free(scalar);
   sp_tensor_free(empty);
   sp_bundle_close(reader);
-  free(prefix);
 }
 
 Test(tf_bundle, name_based_checkpoints_hold_stated_values) {
-  char *prefix = fixture_prefix("tf-feature-column-embedding-ckpt/embedding.ckpt");
-  sp_bundle_reader *reader;
-  SP_ASSERT_OK(sp_bundle_open(prefix, &reader));
+  sp_bundle_reader *reader = open_fixture("tf-feature-column-embedding-ckpt/embedding.ckpt");
   sp_tensor *embedding = read_tensor(reader, "my_embedding");
   const float expected[] = {1, 2, 3, 5, 7, 11}; /* feature_column_test.py expected_lookups */
   sp_assert_close(sp_tensor_floats(embedding), expected, 6, 0, 0, "my_embedding");
   sp_tensor_free(embedding);
   sp_bundle_close(reader);
-  free(prefix);
 
-  prefix = fixture_prefix("tf-trt-mnist-ckpt/model.ckpt-46900");
-  SP_ASSERT_OK(sp_bundle_open(prefix, &reader));
+  reader = open_fixture("tf-trt-mnist-ckpt/model.ckpt-46900");
   sp_tensor *step = read_tensor(reader, "global_step");
   cr_assert_eq(step->dtype, SP_INT64);
   cr_assert_eq(((int64_t *)step->data)[0], 46900);
@@ -320,7 +324,6 @@ Test(tf_bundle, name_based_checkpoints_hold_stated_values) {
   sp_tensor_free(step);
   SP_ASSERT_FAILS(sp_bundle_read(reader, "no/such/tensor", &step), SP_ERROR_NOT_FOUND, "no tensor named 'no/such/tensor'");
   sp_bundle_close(reader);
-  free(prefix);
 }
 
 /* ---------- TF2 object-based checkpoints ---------- */
@@ -358,9 +361,7 @@ static void check_keys_match_attributes(sp_bundle_reader *reader, const Tensorfl
 
 Test(tf_bundle, object_graph_of_half_plus_two_tf2) {
   /* formats.md §4.7 "Verified": root children a/b/c; the variable node's attribute. */
-  char *prefix = fixture_prefix("tfserving-testdata/saved_model_half_plus_two_tf2_cpu/00000123/variables/variables");
-  sp_bundle_reader *reader;
-  SP_ASSERT_OK(sp_bundle_open(prefix, &reader));
+  sp_bundle_reader *reader = open_fixture("tfserving-testdata/saved_model_half_plus_two_tf2_cpu/00000123/variables/variables");
   Tensorflow__TrackableObjectGraph *graph = read_object_graph(reader);
   const Tensorflow__TrackableObjectGraph__TrackableObject *root = graph->nodes[0];
   cr_assert_eq(child_named(root, "a"), 1);
@@ -374,15 +375,12 @@ Test(tf_bundle, object_graph_of_half_plus_two_tf2) {
   check_keys_match_attributes(reader, graph);
   tensorflow__trackable_object_graph__free_unpacked(graph, NULL);
   sp_bundle_close(reader);
-  free(prefix);
 }
 
 Test(tf_bundle, object_graph_of_keras_save_weights) {
   /* PROVENANCE §19: Sequential[Dense(512), Dropout, Dense(10)] saved by Keras 2.10 save_weights;
    * formats.md §4.7: children layer_with_weights-k, keys <path>/.ATTRIBUTES/VARIABLE_VALUE. */
-  char *prefix = fixture_prefix("tf-keras-save-weights-tf-format/training_2/cp-0000.ckpt");
-  sp_bundle_reader *reader;
-  SP_ASSERT_OK(sp_bundle_open(prefix, &reader));
+  sp_bundle_reader *reader = open_fixture("tf-keras-save-weights-tf-format/training_2/cp-0000.ckpt");
   Tensorflow__TrackableObjectGraph *graph = read_object_graph(reader);
   const Tensorflow__TrackableObjectGraph__TrackableObject *root = graph->nodes[0];
   cr_assert_str_eq(root->children[0]->local_name, "layer_with_weights-0");
@@ -407,7 +405,6 @@ Test(tf_bundle, object_graph_of_keras_save_weights) {
   sp_tensor_free(bias);
   tensorflow__trackable_object_graph__free_unpacked(graph, NULL);
   sp_bundle_close(reader);
-  free(prefix);
 }
 
 /* ---------- writing ---------- */
