@@ -26,6 +26,8 @@
 
 /* ---------- small helpers ---------- */
 
+static sp_tensor *patterned_tensor(sp_dtype dtype, int rank, const int64_t *shape, unsigned seed);
+
 static char *fixture_prefix(const char *relative) {
   char *index = sp_strdupf("%s.index", relative);
   char *path = sp_test_fixture(index); /* skips when fixtures are absent */
@@ -487,55 +489,64 @@ static char *decode_raw(const uint8_t *value, size_t length) {
 
 typedef struct raw_check {
   size_t checked;
-  const char *expected[8];
   const char *keys[8];
+  char expected[8][200];
 } raw_check;
 
 static sp_status compare_with_protoc(void *context, const uint8_t *key, size_t key_length, const uint8_t *value,
                                      size_t value_length) {
   raw_check *check = context;
-  char *text = decode_raw(value, value_length);
   cr_assert_lt(check->checked, 8);
-  cr_assert_eq(key_length, strlen(check->keys[check->checked]));
-  cr_assert_eq(memcmp(key, check->keys[check->checked], key_length), 0);
-  cr_assert_str_eq(text, check->expected[check->checked], "entry '%s': protoc says\n%s", check->keys[check->checked],
-                   text);
+  const char *name = check->keys[check->checked];
+  cr_assert(key_length == strlen(name) && memcmp(key, name, key_length) == 0, "entry %zu is not '%s'", check->checked,
+            name);
+  char *text = decode_raw(value, value_length);
+  cr_assert_str_eq(text, check->expected[check->checked], "entry '%s': protoc says\n%s", name, text);
   check->checked++;
   free(text);
   return SP_OK;
 }
 
-Test(tf_bundle, protoc_decodes_every_index_entry_we_write) {
-  if (system("protoc --version > /dev/null 2>&1") != 0) cr_skip_test("protoc (protobuf-compiler) is not installed");
-  char *directory = sp_test_temp_dir("bundle-decode-raw");
-  char *prefix = sp_path_join(directory, "ckpt");
-  sp_bundle_writer *writer;
-  SP_ASSERT_OK(sp_bundle_writer_open(prefix, &writer));
-  float scalar_value = 0.5f;
-  int64_t shape[] = {2, 3};
-  sp_tensor *scalar = sp_tensor_wrap(SP_FLOAT32, 0, NULL, &scalar_value);
-  sp_tensor *matrix = sp_tensor_new(SP_INT64, 2, shape);
-  SP_ASSERT_OK(sp_bundle_add(writer, "a", scalar));
-  SP_ASSERT_OK(sp_bundle_add(writer, "m", matrix));
-  SP_ASSERT_OK(sp_bundle_writer_finish(writer));
-  /* Expected fields from formats.md §4.3/§4.4 and the CRC formula of §4.5. */
-  char a_text[128], m_text[160];
-  snprintf(a_text, sizeof a_text, "1: 1\n2: \"\"\n5: 4\n6: 0x%08x\n", sp_crc32c_mask(sp_crc32c(&scalar_value, 4)));
-  snprintf(m_text, sizeof m_text, "1: 9\n2 {\n  2 {\n    1: 2\n  }\n  2 {\n    1: 3\n  }\n}\n4: 4\n5: 48\n6: 0x%08x\n",
-           sp_crc32c_mask(sp_crc32c(matrix->data, 48)));
-  raw_check check = {0, {"1: 1\n3 {\n  1: 1\n}\n", a_text, m_text}, {"", "a", "m"}};
+static void check_index_with_protoc(const char *prefix, raw_check *check, size_t expected_count) {
   char *index_path = sp_bundle_index_path(prefix);
   uint8_t *data;
   size_t size;
   SP_ASSERT_OK(sp_read_file(index_path, 1 << 20, &data, &size));
   sp_table *table;
   SP_ASSERT_OK(sp_table_open(data, size, index_path, &table));
-  SP_ASSERT_OK(sp_table_visit(table, compare_with_protoc, &check));
-  cr_assert_eq(check.checked, 3);
+  SP_ASSERT_OK(sp_table_visit(table, compare_with_protoc, check));
+  cr_assert_eq(check->checked, expected_count);
   sp_table_close(table);
   free(data);
   free(index_path);
-  sp_tensor_free(scalar);
+}
+
+/* Expected fields from formats.md §4.3/§4.4 (proto3 omits zeros; protoc prints an empty
+ * message as ""), offsets and sizes from Appendix B, CRCs from the formula of §4.5. */
+Test(tf_bundle, protoc_decodes_every_index_entry_we_write) {
+  if (system("protoc --version > /dev/null 2>&1") != 0) cr_skip_test("protoc (protobuf-compiler) is not installed");
+  raw_check check = {0, {"", "a", "b", "c"}, {"1: 1\n3 {\n  1: 1\n}\n"}};
+  const float values[] = {0.5f, 2.0f, 3.0f};
+  for (int i = 0; i < 3; i++)
+    snprintf(check.expected[i + 1], sizeof check.expected[0], "1: 1\n2: \"\"\n%s5: 4\n6: 0x%08x\n",
+             i == 0 ? "" : i == 1 ? "4: 4\n" : "4: 8\n", sp_crc32c_mask(sp_crc32c(&values[i], 4)));
+  char *prefix = write_half_plus_two("bundle-decode-raw");
+  check_index_with_protoc(prefix, &check, 4);
+  free(prefix);
+
+  char *directory = sp_test_temp_dir("bundle-decode-raw-matrix");
+  prefix = sp_path_join(directory, "ckpt");
+  int64_t shape[] = {2, 3};
+  sp_tensor *matrix = patterned_tensor(SP_INT64, 2, shape, 1);
+  sp_bundle_writer *writer;
+  SP_ASSERT_OK(sp_bundle_writer_open(prefix, &writer));
+  SP_ASSERT_OK(sp_bundle_add(writer, "m", matrix));
+  SP_ASSERT_OK(sp_bundle_writer_finish(writer));
+  raw_check matrix_check = {0, {"", "m"}, {"1: 1\n3 {\n  1: 1\n}\n"}};
+  snprintf(matrix_check.expected[1], sizeof matrix_check.expected[0],
+           "1: 9\n2 {\n  2 {\n    1: 2\n  }\n  2 {\n    1: 3\n  }\n}\n5: 48\n6: 0x%08x\n",
+           sp_crc32c_mask(sp_crc32c(matrix->data, 48)));
+  check_index_with_protoc(prefix, &matrix_check, 2);
   sp_tensor_free(matrix);
   free(prefix);
   free(directory);
@@ -759,6 +770,43 @@ Test(tf_bundle, a_flipped_data_byte_is_named) {
   cr_assert_str_eq(log.names[0], "dense/bias");
   free(data);
   free(prefix);
+}
+
+/* One flipped byte inside any tensor's bytes is reported for that tensor and no other. */
+static void flip_each_tensor(const char *relative, const char *test_name) {
+  char *original = fixture_prefix(relative);
+  sp_bundle_reader *reader;
+  SP_ASSERT_OK(sp_bundle_open(original, &reader));
+  for (size_t i = 0; i < sp_bundle_count(reader); i++) {
+    const sp_bundle_entry *entry = sp_bundle_entry_at(reader, i);
+    if (entry->size == 0) continue;
+    char *prefix = copy_bundle(relative, test_name);
+    char *data = sp_strdupf("%s.data-00000-of-00001", prefix);
+    flip_byte(data, (long)(entry->offset + entry->size / 2));
+    problem_log log = {0};
+    size_t problems;
+    SP_ASSERT_FAILS(sp_bundle_verify(prefix, log_problem, &log, &problems), SP_ERROR_CHECKSUM, "1 damaged");
+    cr_assert_str_eq(log.names[0], entry->key);
+    sp_bundle_reader *damaged;
+    sp_tensor *tensor;
+    SP_ASSERT_OK(sp_bundle_open(prefix, &damaged));
+    char fragment[300];
+    snprintf(fragment, sizeof fragment, "tensor '%s'", entry->key);
+    SP_ASSERT_FAILS(sp_bundle_read(damaged, entry->key, &tensor), SP_ERROR_CHECKSUM, fragment);
+    sp_bundle_close(damaged);
+    free(data);
+    free(prefix);
+  }
+  sp_bundle_close(reader);
+  free(original);
+}
+
+Test(tf_bundle, a_flipped_byte_in_any_tensor_is_named) {
+  flip_each_tensor("tf-tensor-bundle-old-string-tensors/old_string_tensors/foo", "bundle-flip-each-strings");
+  flip_each_tensor("tfserving-testdata/saved_model_half_plus_two_tf2_cpu/00000123/variables/variables",
+                   "bundle-flip-each-tf2");
+  flip_each_tensor("tf-rust-keras-savedmodel/keras_single_input_saved_model/variables/variables",
+                   "bundle-flip-each-keras");
 }
 
 Test(tf_bundle, a_flipped_string_byte_is_named) {
