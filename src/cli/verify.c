@@ -1,10 +1,11 @@
 /* verify.c — `savepoint verify PATH`: is every byte of an artifact what it claims to be?
  *
  * Runs each check that applies to what PATH holds (cli/artifact.h) and collects problems by
- * name. Today: the TensorFlow checkpoint check (every index block's and every tensor's CRC32C,
- * every entry against its data file). Hash and manifest checks plug in as further entries of
- * `checks`. Prints each problem on its own line and exits 1 if there is any; otherwise prints
- * a one-line OK summary. --json prints one object instead.
+ * name: the TensorFlow checkpoint check (every index block's and every tensor's CRC32C, every
+ * entry against its data file) for checkpoints, and for every kind the hash check — SHA-256 of
+ * each file, streamed, against the artifact's manifest and the registry's record. Prints each
+ * problem on its own line and exits 1 if there is any; otherwise prints a one-line OK summary.
+ * --json prints one object instead.
  */
 #include <json.h>
 #include <stdio.h>
@@ -13,12 +14,17 @@
 
 #include "cli/artifact.h"
 #include "cli/cli.h"
+#include "core/file.h"
 #include "core/json.h"
 #include "core/memory.h"
 #include "formats/tf_bundle.h"
+#include "savepoint/registry.h"
 
 typedef struct verify_report {
   json_object *problems; /* [{"name", "message"}] */
+  sp_registry *registry; /* NULL when none is configured */
+  char *hash_source;     /* what the hashes were compared with, NULL when nothing was */
+  char sha256[65];
   size_t checks_run;
   size_t tensors;
   size_t data_files;
@@ -26,11 +32,15 @@ typedef struct verify_report {
 } verify_report;
 
 static void print_help(void) {
-  printf("usage: savepoint verify PATH [--json]\n\n"
-         "Reads every block and tensor of PATH and checks every checksum. PATH may be a TensorFlow\n"
-         "checkpoint prefix, its .index file, or a checkpoint directory (the latest checkpoint).\n"
-         "Prints each damaged tensor or block by name and exits 1 if there is any.\n\n"
-         "  --json  print {\"path\", \"ok\", \"tensors\", \"data_files\", \"bytes\", \"problems\": [{\"name\", \"message\"}]}\n");
+  printf("usage: savepoint verify PATH [--registry URL] [--json]\n\n"
+         "Checks that every byte of PATH is what it claims to be. For a TensorFlow checkpoint (its\n"
+         "prefix, .index file, or a checkpoint directory) every block and tensor CRC is checked. For\n"
+         "any artifact, the SHA-256 of each file is recomputed and compared with its manifest\n"
+         "(savepoint.sha256 or PATH.sha256) and with the registry's record of PATH.\n"
+         "Prints each damaged file, tensor or block by name and exits 1 if there is any.\n\n"
+         "  --registry URL  the registry to compare with (default: $SAVEPOINT_REGISTRY)\n"
+         "  --json          print {\"path\", \"ok\", \"tensors\", \"data_files\", \"bytes\", \"sha256\",\n"
+         "                  \"hashes_compared_with\", \"problems\": [{\"name\", \"message\"}]}\n");
 }
 
 static void add_problem(void *context, const char *name, const char *message) {
@@ -62,19 +72,43 @@ static sp_status check_checkpoint(const sp_cli_artifact *artifact, verify_report
   return count_checkpoint(artifact->path, report);
 }
 
+static void add_integrity_problem(const sp_integrity_problem *problem, void *context) {
+  char name[1024], message[512];
+  snprintf(name, sizeof name, "%s%s%s", problem->artifact, problem->file[0] ? "/" : "", problem->file);
+  snprintf(message, sizeof message, "%s (per %s)", sp_integrity_problem_name(problem->kind), problem->source);
+  add_problem(context, name, message);
+}
+
+/* SHA-256 of every file against the manifest and the registry; nothing to compare with is not a failure. */
+static sp_status check_hashes(const sp_cli_artifact *artifact, verify_report *report) {
+  sp_verify_result result;
+  sp_status status = sp_verify_artifact_detailed(artifact->path, report->registry, add_integrity_problem, report, &result);
+  if (status == SP_ERROR_NOT_FOUND) return SP_OK;
+  if (status != SP_OK && result.problem_count == 0) return status;
+  memcpy(report->sha256, result.sha256, sizeof report->sha256);
+  report->hash_source = result.manifest_checked && result.artifact_id
+                            ? sp_strdupf("its manifest and registry artifact %lld", (long long)result.artifact_id)
+                        : result.manifest_checked ? sp_strdup("its manifest")
+                                                  : sp_strdupf("registry artifact %lld", (long long)result.artifact_id);
+  return SP_OK;
+}
+
 typedef sp_status (*verify_check)(const sp_cli_artifact *artifact, verify_report *report);
 
-/* Which checks apply to which kind; manifest and hash checks are added here. */
+enum { EVERY_KIND = -1 };
+
+/* Which checks apply to which kind. */
 static const struct {
-  sp_cli_artifact_kind kind;
+  int kind;
   verify_check check;
 } checks[] = {
     {SP_CLI_ARTIFACT_CHECKPOINT, check_checkpoint},
+    {EVERY_KIND, check_hashes},
 };
 
 static sp_status run_checks(const sp_cli_artifact *artifact, verify_report *report) {
   for (size_t i = 0; i < sizeof checks / sizeof *checks; i++) {
-    if (checks[i].kind != artifact->kind) continue;
+    if (checks[i].kind != EVERY_KIND && checks[i].kind != (int)artifact->kind) continue;
     report->checks_run++;
     SP_TRY(checks[i].check(artifact, report));
   }
@@ -92,6 +126,9 @@ static int print_report(const sp_cli_artifact *artifact, const verify_report *re
     json_object_object_add(object, "tensors", json_object_new_uint64(report->tensors));
     json_object_object_add(object, "data_files", json_object_new_uint64(report->data_files));
     json_object_object_add(object, "bytes", json_object_new_uint64(report->bytes));
+    json_object_object_add(object, "sha256", report->hash_source ? json_object_new_string(report->sha256) : NULL);
+    json_object_object_add(object, "hashes_compared_with",
+                           report->hash_source ? json_object_new_string(report->hash_source) : NULL);
     json_object_object_add(object, "problems", json_object_get(report->problems));
     char *text = sp_json_dumps(object, 0);
     json_object_put(object);
@@ -99,8 +136,12 @@ static int print_report(const sp_cli_artifact *artifact, const verify_report *re
     puts(text);
     free(text);
   } else if (problem_count == 0) {
-    printf("OK %s: %zu tensors in %zu data file%s, %llu bytes, all checksums match\n", artifact->path, report->tensors,
-           report->data_files, report->data_files == 1 ? "" : "s", report->bytes);
+    printf("OK %s:", artifact->path);
+    if (report->data_files)
+      printf(" %zu tensors in %zu data file%s, %llu bytes, all checksums match%s", report->tensors, report->data_files,
+             report->data_files == 1 ? "" : "s", report->bytes, report->hash_source ? ";" : "");
+    if (report->hash_source) printf(" sha256 %s matches %s", report->sha256, report->hash_source);
+    printf("\n");
   } else {
     for (size_t i = 0; i < problem_count; i++) {
       json_object *problem = json_object_array_get_idx(report->problems, i);
@@ -109,13 +150,14 @@ static int print_report(const sp_cli_artifact *artifact, const verify_report *re
     }
   }
   if (problem_count == 0) return 0;
-  fprintf(stderr, "savepoint verify: '%s': %zu damaged tensor%s or block%s\n", artifact->path, problem_count,
-          problem_count == 1 ? "" : "s", problem_count == 1 ? "" : "s");
+  fprintf(stderr, "savepoint verify: '%s': %zu problem%s found\n", artifact->path, problem_count,
+          problem_count == 1 ? "" : "s");
   return 1;
 }
 
-static int parse_arguments(int argc, char **argv, const char **path, int *json) {
+static int parse_arguments(int argc, char **argv, const char **path, const char **registry, int *json) {
   *path = NULL;
+  *registry = NULL;
   *json = 0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -123,6 +165,8 @@ static int parse_arguments(int argc, char **argv, const char **path, int *json) 
       return 0;
     }
     if (strcmp(argv[i], "--json") == 0) *json = 1;
+    else if (strcmp(argv[i], "--registry") == 0 && i + 1 < argc) *registry = argv[++i];
+    else if (strncmp(argv[i], "--registry=", 11) == 0) *registry = argv[i] + 11;
     else if (argv[i][0] == '-' && argv[i][1] == '-') return sp_cli_usage_error("verify", "unknown option '%s'", argv[i]);
     else if (*path) return sp_cli_usage_error("verify", "one PATH only (got '%s' and '%s')", *path, argv[i]);
     else *path = argv[i];
@@ -132,19 +176,27 @@ static int parse_arguments(int argc, char **argv, const char **path, int *json) 
 }
 
 int sp_cli_verify(int argc, char **argv) {
-  const char *path;
+  const char *path, *registry_url;
   int json;
-  int exit_code = parse_arguments(argc, argv, &path, &json);
+  int exit_code = parse_arguments(argc, argv, &path, &registry_url, &json);
   if (exit_code >= 0) return exit_code;
   sp_cli_artifact artifact;
   sp_status status = sp_cli_artifact_probe(path, &artifact);
   if (status != SP_OK) return sp_cli_report("verify", status);
-  verify_report report = {json_object_new_array(), 0, 0, 0, 0};
-  status = run_checks(&artifact, &report);
+  verify_report report = {.problems = json_object_new_array()};
+  status = registry_url ? sp_registry_open(registry_url, &report.registry) : sp_registry_open_default(&report.registry);
+  if (status == SP_OK) status = run_checks(&artifact, &report);
+  int nothing_checked = report.data_files == 0 && !report.hash_source && json_object_array_length(report.problems) == 0;
   if (status != SP_OK) exit_code = sp_cli_report("verify", status);
-  else if (report.checks_run == 0) exit_code = sp_cli_artifact_unsupported("verify", &artifact);
+  else if (nothing_checked && artifact.kind != SP_CLI_ARTIFACT_CHECKPOINT)
+    exit_code = sp_cli_report("verify", sp_fail(SP_ERROR_NOT_FOUND,
+                              "'%s' is %s with no manifest (savepoint.sha256 or %s.sha256) and no registry record to "
+                              "compare with; record it with 'savepoint manifest %s' or 'savepoint registry add'",
+                              artifact.path, artifact.description, sp_path_basename(artifact.path), artifact.path));
   else exit_code = print_report(&artifact, &report, json);
   json_object_put(report.problems);
+  free(report.hash_source);
+  sp_registry_close(report.registry);
   sp_cli_artifact_free(&artifact);
   return exit_code;
 }

@@ -38,7 +38,7 @@ out=$("$cli" verify "$work/ckpt" 2>"$work/err"); code=$?
 [ "$code" = 1 ] || fail "damaged data: exit $code"
 [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || fail "damaged data: expected one BAD line, got: $out"
 case "$out" in "BAD dense/bias: "*"checksum mismatch"*) ;; *) fail "damaged data: '$out'" ;; esac
-grep -q "1 damaged tensor or block" "$work/err" || fail "damaged data: stderr '$(cat "$work/err")'"
+grep -q "1 problem found" "$work/err" || fail "damaged data: stderr '$(cat "$work/err")'"
 if [ -x /usr/bin/python3 ]; then
   report=$("$cli" verify "$work/ckpt" --json 2>/dev/null)
   /usr/bin/python3 -c '
