@@ -13,6 +13,7 @@
 enum { MESSAGE_CAPACITY = 2048 };
 
 static _Thread_local char last_message[MESSAGE_CAPACITY];
+static _Thread_local sp_status last_status;
 
 const char *sp_status_name(sp_status status) {
   switch (status) {
@@ -35,13 +36,19 @@ const char *sp_status_name(sp_status status) {
 
 const char *sp_last_error(void) { return last_message; }
 
-void sp_clear_error(void) { last_message[0] = '\0'; }
+void sp_clear_error(void) {
+  last_message[0] = '\0';
+  last_status = SP_OK;
+}
+
+sp_status sp_last_status(void) { return last_status; }
 
 sp_status sp_fail(sp_status status, const char *format, ...) {
   va_list args;
   va_start(args, format);
   vsnprintf(last_message, sizeof last_message, format, args);
   va_end(args);
+  last_status = status;
   return status;
 }
 
@@ -52,8 +59,12 @@ sp_status sp_error_context(sp_status status, const char *format, ...) {
   va_start(args, format);
   vsnprintf(prefix, sizeof prefix, format, args);
   va_end(args);
-  char combined[MESSAGE_CAPACITY];
-  snprintf(combined, sizeof combined, "%s: %s", prefix, last_message);
-  memcpy(last_message, combined, sizeof last_message);
+  size_t prefix_length = strlen(prefix), message_length = strlen(last_message);
+  if (prefix_length + 2 >= MESSAGE_CAPACITY) return status;
+  if (prefix_length + 2 + message_length >= MESSAGE_CAPACITY) message_length = MESSAGE_CAPACITY - prefix_length - 3;
+  memmove(last_message + prefix_length + 2, last_message, message_length);
+  memcpy(last_message, prefix, prefix_length);
+  memcpy(last_message + prefix_length, ": ", 2);
+  last_message[prefix_length + 2 + message_length] = '\0';
   return status;
 }

@@ -25,6 +25,10 @@ sp_status sp_fail(sp_status status, const char *format, ...) SP_PRINTF(2, 3);
 /* Prepends "<context>: " to the current message; returns status unchanged. SP_OK passes through. */
 sp_status sp_error_context(sp_status status, const char *format, ...) SP_PRINTF(2, 3);
 
+/* The status of the last sp_fail on this thread (SP_OK after sp_clear_error). Lets an API that
+ * receives a NULL from a failed constructor report that constructor's failure. */
+sp_status sp_last_status(void);
+
 /* Propagates a failure: `SP_TRY(f(x));` returns f's status from the caller when it is not SP_OK. */
 #define SP_TRY(expression)                       \
   do {                                           \

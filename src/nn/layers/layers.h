@@ -1,0 +1,15 @@
+/* layers.h — the built-in layer classes and helpers shared by their implementations. */
+#ifndef SP_NN_LAYERS_H
+#define SP_NN_LAYERS_H
+
+#include "nn/layer.h"
+
+/* core.c */
+extern const sp_layer_class sp_input_layer_class, sp_dense_class, sp_activation_class, sp_relu_class,
+    sp_dropout_class, sp_flatten_class, sp_reshape_class;
+
+/* compute_shapes for single-input layers whose output has the input's shape. */
+sp_status sp_same_shape(const sp_layer *layer, int input_count, const sp_shape *inputs, int *output_count,
+                        sp_shape *outputs);
+
+#endif
