@@ -73,6 +73,17 @@ static sp_status add_input(input_list *list, const char *key, size_t key_length,
   return SP_OK;
 }
 
+/* Splits "key=value" (one ';'-separated entry of option): the key's length and a copy of value. */
+static sp_status split_entry(const char *entry, size_t length, const char *option, const char *form,
+                             size_t *key_length, char **value) {
+  const char *equals = memchr(entry, '=', length);
+  if (!equals || equals == entry)
+    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "%s \"%.*s\": expected %s", option, (int)length, entry, form);
+  *key_length = (size_t)(equals - entry);
+  *value = sp_strndup(equals + 1, length - *key_length - 1);
+  return *value ? SP_OK : SP_ERROR_NO_MEMORY;
+}
+
 /* ---------- --inputs key=file.npy;key=file.npz[name] ---------- */
 
 static sp_status read_npz_member(const char *path, const char *name, sp_tensor **tensor) {
@@ -101,12 +112,10 @@ static sp_status read_npz_member(const char *path, const char *name, sp_tensor *
 }
 
 static sp_status parse_file_input(input_list *list, const char *entry, size_t length) {
-  const char *equals = memchr(entry, '=', length);
-  if (!equals || equals == entry)
-    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "--inputs \"%.*s\": expected <input_key>=<filename> or "
-                   "<input_key>=<filename>[<variable_name>]", (int)length, entry);
-  char *file = sp_strndup(equals + 1, length - (size_t)(equals + 1 - entry));
-  if (!file) return SP_ERROR_NO_MEMORY;
+  size_t key_length = 0;
+  char *file = NULL;
+  SP_TRY(split_entry(entry, length, "--inputs", "<input_key>=<filename> or <input_key>=<filename>[<variable_name>]",
+                     &key_length, &file));
   char *bracket = strchr(file, '[');
   sp_tensor *tensor = NULL;
   sp_status status;
@@ -122,20 +131,17 @@ static sp_status parse_file_input(input_list *list, const char *entry, size_t le
   }
   free(file);
   SP_TRY(status);
-  return add_input(list, entry, (size_t)(equals - entry), tensor);
+  return add_input(list, entry, key_length, tensor);
 }
 
 /* ---------- --input_exprs key=literal ---------- */
 
 static sp_status parse_expression_input(input_list *list, const char *entry, size_t length) {
-  const char *equals = memchr(entry, '=', length);
-  if (!equals || equals == entry)
-    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "--input_exprs \"%.*s\": expected <input_key>=<python literal>",
-                   (int)length, entry);
-  char *text = sp_strndup(equals + 1, length - (size_t)(equals + 1 - entry));
-  if (!text) return SP_ERROR_NO_MEMORY;
+  size_t key_length = 0;
+  char *text = NULL;
+  SP_TRY(split_entry(entry, length, "--input_exprs", "<input_key>=<python literal>", &key_length, &text));
   char what[160];
-  snprintf(what, sizeof what, "--input_exprs %.*s", (int)(equals - entry), entry);
+  snprintf(what, sizeof what, "--input_exprs %.*s", (int)key_length, entry);
   sp_literal *literal = NULL;
   sp_tensor *tensor = NULL;
   sp_status status = sp_literal_parse(text, what, &literal);
@@ -143,7 +149,7 @@ static sp_status parse_expression_input(input_list *list, const char *entry, siz
   sp_literal_free(literal);
   free(text);
   SP_TRY(status);
-  return add_input(list, entry, (size_t)(equals - entry), tensor);
+  return add_input(list, entry, key_length, tensor);
 }
 
 /* ---------- --input_examples key=[{"feature": [values]}] ---------- */
@@ -192,12 +198,9 @@ static sp_status encode_example(const sp_literal *dict, sp_tensor *tensor, int64
 }
 
 static sp_status parse_example_input(input_list *list, const char *entry, size_t length) {
-  const char *equals = memchr(entry, '=', length);
-  if (!equals || equals == entry)
-    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "--input_examples \"%.*s\": expected <input_key>=[{feature: [values]}]",
-                   (int)length, entry);
-  char *text = sp_strndup(equals + 1, length - (size_t)(equals + 1 - entry));
-  if (!text) return SP_ERROR_NO_MEMORY;
+  size_t key_length = 0;
+  char *text = NULL;
+  SP_TRY(split_entry(entry, length, "--input_examples", "<input_key>=[{feature: [values]}]", &key_length, &text));
   sp_literal *literal = NULL;
   sp_status status = sp_literal_parse(text, "--input_examples", &literal);
   free(text);
@@ -214,7 +217,7 @@ static sp_status parse_example_input(input_list *list, const char *entry, size_t
     sp_tensor_free(tensor);
     return status;
   }
-  return add_input(list, entry, (size_t)(equals - entry), tensor);
+  return add_input(list, entry, key_length, tensor);
 }
 
 typedef sp_status (*entry_parser)(input_list *list, const char *entry, size_t length);

@@ -141,6 +141,13 @@ void sp_tensor_set_int(sp_tensor *tensor, int64_t index, int64_t value) {
   }
 }
 
+void sp_index_advance(int rank, const int64_t *shape, int64_t *counter) {
+  for (int d = rank - 1; d >= 0; d--) {
+    if (++counter[d] < shape[d]) return;
+    counter[d] = 0;
+  }
+}
+
 int sp_dtype_is_float(sp_dtype dtype) {
   return dtype == SP_FLOAT32 || dtype == SP_FLOAT64 || dtype == SP_FLOAT16 || dtype == SP_BFLOAT16;
 }

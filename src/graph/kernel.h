@@ -147,6 +147,8 @@ sp_status sp_kernel_attr_ints(const sp_kernel_context *context, const char *name
 /* ---- shared element helpers ---- */
 /* Element count with the limit applied: fails when shape would exceed max_tensor_bytes. */
 sp_status sp_kernel_check_shape(const sp_kernel_context *context, sp_dtype dtype, int rank, const int64_t *shape) SP_MUST_CHECK;
+/* Steps a row-major multi-index (the last axis fastest) through shape; wraps to all zeros at the end. */
+void sp_index_advance(int rank, const int64_t *shape, int64_t *counter);
 int sp_dtype_is_float(sp_dtype dtype);
 int sp_dtype_is_integer(sp_dtype dtype);
 /* Element i of an integer tensor as int64 (no precision loss, unlike sp_tensor_get_double). */

@@ -333,15 +333,12 @@ static sp_status transpose(sp_kernel_context *context) {
   }
   sp_tensor *out;
   SP_TRY(sp_kernel_output_new(context, 0, input->dtype, input->rank, shape, &out));
-  int64_t counter[SP_MAX_RANK] = {0}, offset = 0, total = sp_tensor_count(out);
+  int64_t counter[SP_MAX_RANK] = {0}, total = sp_tensor_count(out);
   for (int64_t i = 0; i < total; i++) {
+    int64_t offset = 0;
+    for (int d = 0; d < input->rank; d++) offset += counter[d] * strides[d];
     SP_TRY(copy_elements(out, i, input, offset, 1));
-    for (int d = input->rank - 1; d >= 0; d--) {
-      offset += strides[d];
-      if (++counter[d] < shape[d]) break;
-      offset -= strides[d] * shape[d];
-      counter[d] = 0;
-    }
+    sp_index_advance(input->rank, shape, counter);
   }
   return SP_OK;
 }
@@ -357,10 +354,7 @@ static sp_status gather_box(sp_kernel_context *context, const sp_tensor *input, 
     int64_t offset = 0;
     for (int d = 0; d < input->rank; d++) offset += (begin[d] + counter[d] * step[d]) * strides[d];
     SP_TRY(copy_elements(out, i, input, offset, 1));
-    for (int d = input->rank - 1; d >= 0; d--) {
-      if (++counter[d] < size[d]) break;
-      counter[d] = 0;
-    }
+    sp_index_advance(input->rank, size, counter);
   }
   return SP_OK;
 }
@@ -548,10 +542,7 @@ static sp_status tile(sp_kernel_context *context) {
     int64_t offset = 0;
     for (int d = 0; d < input->rank; d++) offset += (counter[d] % input->shape[d]) * strides[d];
     SP_TRY(copy_elements(out, i, input, offset, 1));
-    for (int d = input->rank - 1; d >= 0; d--) {
-      if (++counter[d] < shape[d]) break;
-      counter[d] = 0;
-    }
+    sp_index_advance(input->rank, shape, counter);
   }
   return SP_OK;
 }
@@ -585,10 +576,7 @@ static sp_status pad(sp_kernel_context *context) {
     int64_t offset = 0;
     for (int d = 0; d < input->rank; d++) offset += (counter[d] + before[d]) * strides[d];
     SP_TRY(copy_elements(out, offset, input, i, 1));
-    for (int d = input->rank - 1; d >= 0; d--) {
-      if (++counter[d] < input->shape[d]) break;
-      counter[d] = 0;
-    }
+    sp_index_advance(input->rank, input->shape, counter);
   }
   return SP_OK;
 }
@@ -617,10 +605,7 @@ static sp_status broadcast_to(sp_kernel_context *context) {
     int64_t offset = 0;
     for (size_t d = 0; d < rank; d++) offset += (multiples[d] == 1 ? counter[d] : 0) * strides[d];
     SP_TRY(copy_elements(out, i, input, offset, 1));
-    for (int d = (int)rank - 1; d >= 0; d--) {
-      if (++counter[d] < shape[d]) break;
-      counter[d] = 0;
-    }
+    sp_index_advance((int)rank, shape, counter);
   }
   return SP_OK;
 }

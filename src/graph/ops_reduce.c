@@ -46,13 +46,6 @@ static int64_t output_index(const reduction *r, int rank, const int64_t *counter
   return index;
 }
 
-static void advance(int rank, const int64_t *shape, int64_t *counter) {
-  for (int d = rank - 1; d >= 0; d--) {
-    if (++counter[d] < shape[d]) return;
-    counter[d] = 0;
-  }
-}
-
 static double fold_double(reduce_kind kind, double accumulated, double value) {
   switch (kind) {
     case SUM: case MEAN: return accumulated + value;
@@ -118,7 +111,7 @@ static sp_status reduce(sp_kernel_context *context) {
       integers[o] = started[o] ? fold_integer(kind, integers[o], value) : value;
     }
     started[o] = 1;
-    advance(input->rank, input->shape, counter);
+    sp_index_advance(input->rank, input->shape, counter);
   }
   for (int64_t o = 0; o < out_count; o++) {
     if (floating) {
