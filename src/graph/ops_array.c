@@ -504,6 +504,8 @@ static sp_status range(sp_kernel_context *context) {
   if (start_tensor->rank || limit_tensor->rank || delta_tensor->rank)
     return sp_kernel_fail(context, SP_ERROR_MISMATCH, "start, limit and delta must be scalars");
   sp_dtype dtype = start_tensor->dtype;
+  if (!sp_dtype_is_float(dtype) && !sp_dtype_is_integer(dtype))
+    return sp_kernel_fail(context, SP_ERROR_MISMATCH, "start must be a number, found %s", sp_dtype_name(dtype));
   double start = sp_tensor_get_double(start_tensor, 0), limit = sp_tensor_get_double(limit_tensor, 0),
          delta = sp_tensor_get_double(delta_tensor, 0);
   if (delta == 0 || (delta > 0 && start > limit) || (delta < 0 && start < limit))
