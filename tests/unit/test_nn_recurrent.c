@@ -378,19 +378,49 @@ Test(recurrent, variables_follow_keras_names_shapes_and_forget_bias) {
   sp_model_free(model);
 }
 
-Test(recurrent, keras2_configs_default_to_reset_before_and_keras1_names_work) {
+Test(recurrent, built_models_round_trip_through_keras_configs) {
+  sp_model *model = sp_sequential("round_trip");
+  SP_ASSERT_OK(sp_model_add(model, sp_input(2, (int64_t[]){6, 3})));
+  SP_ASSERT_OK(sp_model_add(model, sp_lstm(4, 1)));
+  SP_ASSERT_OK(sp_model_add(model, sp_batch_normalization()));
+  SP_ASSERT_OK(sp_model_add(model, sp_layer_normalization()));
+  SP_ASSERT_OK(sp_model_add(model, sp_simple_rnn(3, "tanh", 1)));
+  SP_ASSERT_OK(sp_model_add(model, sp_gru(2, 0)));
+  SP_ASSERT_OK(sp_model_build(model));
+  for (int major = 2; major <= 3; major++) {
+    char *text = sp_model_to_config(model, major);
+    cr_assert_not_null(text, "%s", sp_last_error());
+    sp_model *copy;
+    SP_ASSERT_OK(sp_model_from_config(text, strlen(text), &copy));
+    SP_ASSERT_OK(sp_model_build(copy));
+    cr_assert_eq(sp_model_parameter_count(copy, 0), sp_model_parameter_count(model, 0), "Keras %d config", major);
+    cr_assert_eq(sp_model_parameter_count(copy, 1), sp_model_parameter_count(model, 1), "Keras %d config", major);
+    const sp_layer *gru = copy->layers[copy->layer_count - 1];
+    cr_assert_eq(gru->variables[2]->value->rank, 2, "reset_after=true survives the Keras %d config", major);
+    sp_model_free(copy);
+    free(text);
+  }
+  sp_model_free(model);
+}
+
+/* A layer from config text as a Keras 2 file would give it. */
+static sp_layer *keras2_layer(const char *class_name, const char *text) {
   json_object *config;
-  const char *text = "{\"output_dim\": 3, \"inner_activation\": \"hard_sigmoid\", \"dropout_W\": 0.2}";
   SP_ASSERT_OK(sp_json_parse(text, strlen(text), "config", &config));
-  sp_layer *gru;
-  SP_ASSERT_OK(sp_layer_create("GRU", config, NULL, 2, &gru));
+  sp_layer *layer;
+  SP_ASSERT_OK(sp_layer_create(class_name, config, NULL, 2, &layer));
+  json_object_put(config);
+  return layer;
+}
+
+Test(recurrent, keras2_configs_default_to_reset_before_and_keras1_names_work) {
+  sp_layer *gru = keras2_layer("GRU", "{\"output_dim\": 3, \"inner_activation\": \"hard_sigmoid\", \"dropout_W\": 0.2}");
   sp_tensor *x = sp_test_random_tensor(3, (int64_t[]){1, 2, 4}, 1.0, 3);
   sp_test_build_layer(gru, 1, &x);
   cr_assert_eq(sp_test_variable(gru, "bias")->value->rank, 1, "a Keras 2 config without reset_after is reset-before");
   cr_assert_eq(sp_test_variable(gru, "kernel")->value->shape[1], 9);
   sp_tensor_free(x);
   sp_layer_release(gru);
-  json_object_put(config);
 }
 
 Test(recurrent, refuses_what_it_cannot_do_and_names_the_key) {
