@@ -13,6 +13,7 @@
  * activation's delta and one chunk of columns. Forward never writes to the layer.
  */
 #include <cblas.h>
+#include <limits.h>
 #include <string.h>
 
 #include "core/json.h"
@@ -54,7 +55,7 @@ static sp_status read_output_width(sp_layer *layer, conv_state *state) {
   const char *context = sp_layer_describe(layer);
   const char *key = state->depthwise ? "depth_multiplier" : sp_spatial_key(layer, "filters", "nb_filter");
   SP_TRY(sp_json_get_int(layer->config, key, state->depthwise ? 1 : -1, context, &state->filters));
-  if (state->filters <= 0 || state->filters > 0x7fffffff)
+  if (state->filters <= 0 || state->filters > INT_MAX)
     return sp_fail(SP_ERROR_FORMAT, "%s: '%s' must be a positive integer, found %lld", context, key,
                    (long long)state->filters);
   int64_t groups;
@@ -98,21 +99,23 @@ static int64_t output_channels(const conv_state *state, int64_t input_channels) 
   return input_channels < 0 ? -1 : input_channels * state->filters;
 }
 
+/* Once built, the input's channels must be the kernel's. */
+static sp_status check_channels(const sp_layer *layer, const sp_shape *input, int64_t channels) {
+  const sp_tensor *kernel = ((const conv_state *)layer->state)->kernel->value;
+  if (channels == kernel->shape[kernel->rank - 2]) return SP_OK;
+  char got[96];
+  return sp_fail(SP_ERROR_MISMATCH, "%s expects %lld input channels (last axis), got input shape %s",
+                 sp_layer_describe(layer), (long long)kernel->shape[kernel->rank - 2],
+                 sp_shape_describe(input, got, sizeof got));
+}
+
 static sp_status conv_compute_shapes(const sp_layer *layer, int input_count, const sp_shape *inputs, int *output_count,
                                      sp_shape *outputs) {
   SP_TRY(sp_layer_expect_inputs(layer, input_count, 1, 1));
   const conv_state *state = layer->state;
   sp_window_geometry geometry;
   SP_TRY(sp_window_geometry_of(layer, &state->window, &inputs[0], &geometry));
-  if (state->kernel) {
-    const sp_tensor *kernel = state->kernel->value;
-    if (geometry.channels != kernel->shape[kernel->rank - 2]) {
-      char got[96];
-      return sp_fail(SP_ERROR_MISMATCH, "%s expects %lld input channels (last axis), got input shape %s",
-                     sp_layer_describe(layer), (long long)kernel->shape[kernel->rank - 2],
-                     sp_shape_describe(&inputs[0], got, sizeof got));
-    }
-  }
+  if (state->kernel) SP_TRY(check_channels(layer, &inputs[0], geometry.channels));
   *output_count = 1;
   outputs[0] = sp_window_output_shape(&state->window, &geometry, output_channels(state, geometry.channels));
   return SP_OK;
@@ -122,7 +125,7 @@ static sp_status conv_build(sp_layer *layer, int input_count, const sp_shape *in
   conv_state *state = layer->state;
   const sp_window *window = &state->window;
   int64_t channels = inputs[0].dims[inputs[0].rank - 1];
-  if (channels <= 0 || channels > 0x7fffffff)
+  if (channels <= 0 || channels > INT_MAX)
     return sp_fail(SP_ERROR_MISMATCH, "%s: the channels (last axis) of its input must be known to build it",
                    sp_layer_describe(layer));
   /* Keras shapes: Conv1D (k, in, filters), Conv2D (kh, kw, in, filters), Depthwise (kh, kw, in, multiplier). */
@@ -153,6 +156,8 @@ typedef struct conv_plan {
   int64_t out_channels;
   int64_t groups;           /* 1, or the input channels for DepthwiseConv2D */
   int64_t rows_per_sample;  /* out_h·out_w */
+  int64_t sample_input, sample_output; /* floats per sample */
+  int64_t out_count;        /* floats of the whole output */
   int64_t chunk;            /* samples per GEMM */
   int identity;             /* 1×1 window, stride 1, no padding: the input is its own columns */
 } conv_plan;
@@ -163,29 +168,46 @@ static sp_status plan_for(const sp_layer *layer, const sp_tensor *input, conv_pl
   sp_shape shape = sp_shape_of(input);
   SP_TRY(sp_window_geometry_of(layer, window, &shape, &plan->geometry));
   const sp_window_geometry *g = &plan->geometry;
+  SP_TRY(check_channels(layer, &shape, g->channels));
+  /* Sizes are at most INT32_MAX each (spatial.h, build), so these products cannot overflow. */
   plan->positions = window->size[0] * window->size[1];
-  plan->patch = plan->positions * g->channels;
-  plan->out_channels = output_channels(state, g->channels);
-  plan->groups = state->depthwise ? g->channels : 1;
   plan->rows_per_sample = g->output[0] * g->output[1];
+  plan->out_channels = output_channels(state, g->channels);
+  if (plan->positions > INT_MAX || plan->rows_per_sample > INT_MAX || plan->out_channels > INT_MAX ||
+      plan->positions * g->channels > INT_MAX) {
+    char described[96];
+    return sp_fail(SP_ERROR_UNSUPPORTED, "%s: input %s is too large for one matrix product", sp_layer_describe(layer),
+                   sp_shape_describe(&shape, described, sizeof described));
+  }
+  plan->patch = plan->positions * g->channels;
+  plan->groups = state->depthwise ? g->channels : 1;
+  plan->sample_input = g->input[0] * g->input[1] * g->channels;
+  plan->sample_output = plan->rows_per_sample * plan->out_channels;
+  plan->out_count = g->batch * plan->sample_output;
   plan->identity = plan->positions == 1 && window->strides[0] == 1 && window->strides[1] == 1 &&
                    g->pad_before[0] == 0 && g->pad_before[1] == 0;
-  int64_t row_floats = plan->rows_per_sample * (plan->identity ? 1 : plan->patch);
-  plan->chunk = COLUMN_BUDGET / (row_floats ? row_floats : 1);
-  if (plan->chunk > 0x7fffffff / (plan->rows_per_sample ? plan->rows_per_sample : 1))
-    plan->chunk = 0x7fffffff / (plan->rows_per_sample ? plan->rows_per_sample : 1);
+  /* As many samples as fit COLUMN_BUDGET, at least one, and never more GEMM rows than an int holds. */
+  int64_t rows = plan->rows_per_sample ? plan->rows_per_sample : 1;
+  plan->chunk = COLUMN_BUDGET / (rows * (plan->identity ? 1 : plan->patch));
+  if (plan->chunk > INT_MAX / rows) plan->chunk = INT_MAX / rows;
   if (plan->chunk < 1) plan->chunk = 1;
-  const sp_tensor *kernel = state->kernel->value;
-  if (g->channels != kernel->shape[kernel->rank - 2])
-    return sp_fail(SP_ERROR_MISMATCH, "%s expects %lld input channels, got %lld", sp_layer_describe(layer),
-                   (long long)kernel->shape[kernel->rank - 2], (long long)g->channels);
-  if (plan->rows_per_sample > 0x7fffffff || plan->patch > 0x7fffffff || plan->out_channels > 0x7fffffff)
-    return sp_fail(SP_ERROR_UNSUPPORTED, "%s: the input is too large for one matrix product", sp_layer_describe(layer));
   return SP_OK;
 }
 
 static int64_t column_floats(const conv_plan *plan) {
   return plan->identity ? 0 : plan->chunk * plan->rows_per_sample * plan->patch;
+}
+
+/* Samples in the chunk that starts at sample first. */
+static int64_t chunk_at(const conv_plan *plan, int64_t first) {
+  int64_t left = plan->geometry.batch - first;
+  return left < plan->chunk ? left : plan->chunk;
+}
+
+/* Floats at the start of scratch that keep the pre-activation for backward: none when the
+ * activation's derivative can be computed from its output. */
+static int64_t saved_floats(const conv_state *state, const conv_plan *plan) {
+  return sp_activation_needs_input(&state->activation) ? plan->out_count : 0;
 }
 
 /* Moves receptive fields between samples [0, count) of input and the columns matrix. With
@@ -250,27 +272,23 @@ static sp_status conv_forward(const sp_layer *layer, sp_call *call) {
   const conv_state *state = layer->state;
   conv_plan plan;
   SP_TRY(plan_for(layer, call->inputs[0], &plan));
-  const sp_window_geometry *g = &plan.geometry;
-  int64_t out_count = sp_tensor_count(call->outputs[0]);
-  int64_t saved = call->training && sp_activation_needs_input(&state->activation) ? out_count : 0;
+  int64_t saved = call->training ? saved_floats(state, &plan) : 0;
   float *scratch = sp_call_scratch(call, (size_t)(saved + column_floats(&plan) + 1) * sizeof(float));
   if (!scratch) return SP_ERROR_NO_MEMORY;
   const float *x = sp_tensor_floats(call->inputs[0]), *kernel = sp_tensor_floats(state->kernel->value);
-  float *out = sp_tensor_floats(call->outputs[0]), *columns = scratch + saved;
   const float *bias = state->bias ? sp_tensor_floats(state->bias->value) : NULL;
-  if (bias)
-    for (int64_t r = 0; r < out_count / plan.out_channels; r++)
-      memcpy(out + r * plan.out_channels, bias, (size_t)plan.out_channels * sizeof *out);
-  int64_t sample_input = g->input[0] * g->input[1] * g->channels, sample_output = plan.rows_per_sample * plan.out_channels;
-  for (int64_t first = 0; first < g->batch; first += plan.chunk) {
-    int64_t count = g->batch - first < plan.chunk ? g->batch - first : plan.chunk;
-    const float *input = x + first * sample_input;
+  float *out = sp_tensor_floats(call->outputs[0]), *columns = scratch + saved;
+  for (int64_t row = 0; bias && row < plan.out_count / plan.out_channels; row++)
+    memcpy(out + row * plan.out_channels, bias, (size_t)plan.out_channels * sizeof *out);
+  for (int64_t first = 0; first < plan.geometry.batch; first += plan.chunk) {
+    int64_t count = chunk_at(&plan, first);
+    const float *input = x + first * plan.sample_input;
     if (!plan.identity) move_columns(&state->window, &plan, count, input, NULL, columns);
     multiply_forward(&plan, (int)(count * plan.rows_per_sample), plan.identity ? input : columns, kernel,
-                     bias ? 1.0f : 0.0f, out + first * sample_output);
+                     bias ? 1.0f : 0.0f, out + first * plan.sample_output);
   }
-  if (saved) memcpy(scratch, out, (size_t)out_count * sizeof *out);
-  sp_activation_forward(&state->activation, out, out, out_count, plan.out_channels);
+  if (saved) memcpy(scratch, out, (size_t)saved * sizeof *out);
+  sp_activation_forward(&state->activation, out, out, plan.out_count, plan.out_channels);
   return SP_OK;
 }
 
@@ -279,36 +297,35 @@ static void add_bias_gradient(const float *delta, int64_t rows, int64_t width, f
     for (int64_t c = 0; c < width; c++) gradient[c] += delta[r * width + c];
 }
 
+/* Scratch in backward: [saved pre-activation][delta][columns][column gradients]. */
 static sp_status conv_backward(const sp_layer *layer, sp_call *call) {
   const conv_state *state = layer->state;
   conv_plan plan;
   SP_TRY(plan_for(layer, call->inputs[0], &plan));
-  const sp_window_geometry *g = &plan.geometry;
-  int64_t out_count = sp_tensor_count(call->outputs[0]);
-  int64_t saved = sp_activation_needs_input(&state->activation) ? out_count : 0;
   sp_tensor *kernel_gradient = sp_variable_gradient(state->kernel);
   sp_tensor *bias_gradient = state->bias ? sp_variable_gradient(state->bias) : NULL;
   float *dx = call->input_gradients[0] ? sp_tensor_floats(call->input_gradients[0]) : NULL;
-  int64_t columns_size = kernel_gradient ? column_floats(&plan) : 0, gradient_size = dx ? column_floats(&plan) : 0;
-  float *scratch = sp_call_scratch(call, (size_t)(saved + out_count + columns_size + gradient_size + 1) * sizeof(float));
+  int64_t saved = saved_floats(state, &plan), out_count = plan.out_count;
+  int64_t columns_size = kernel_gradient ? column_floats(&plan) : 0, gradients_size = dx ? column_floats(&plan) : 0;
+  float *scratch = sp_call_scratch(call, (size_t)(saved + out_count + columns_size + gradients_size + 1) * sizeof(float));
   if (!scratch) return SP_ERROR_NO_MEMORY;
   float *delta = scratch + saved, *columns = delta + out_count, *column_gradient = columns + columns_size;
   sp_activation_backward(&state->activation, saved ? scratch : NULL, sp_tensor_floats(call->outputs[0]),
                          sp_tensor_floats(call->output_gradients[0]), delta, out_count, plan.out_channels);
-  if (bias_gradient) add_bias_gradient(delta, out_count / plan.out_channels, plan.out_channels, sp_tensor_floats(bias_gradient));
+  if (bias_gradient)
+    add_bias_gradient(delta, out_count / plan.out_channels, plan.out_channels, sp_tensor_floats(bias_gradient));
   if (dx) memset(dx, 0, call->input_gradients[0]->size);
   const float *x = sp_tensor_floats(call->inputs[0]), *kernel = sp_tensor_floats(state->kernel->value);
-  int64_t sample_input = g->input[0] * g->input[1] * g->channels, sample_output = plan.rows_per_sample * plan.out_channels;
-  for (int64_t first = 0; first < g->batch; first += plan.chunk) {
-    int64_t count = g->batch - first < plan.chunk ? g->batch - first : plan.chunk;
+  for (int64_t first = 0; first < plan.geometry.batch; first += plan.chunk) {
+    int64_t count = chunk_at(&plan, first);
     int rows = (int)(count * plan.rows_per_sample);
-    const float *input = x + first * sample_input, *delta_chunk = delta + first * sample_output;
+    const float *input = x + first * plan.sample_input, *delta_chunk = delta + first * plan.sample_output;
     if (kernel_gradient) {
       if (!plan.identity) move_columns(&state->window, &plan, count, input, NULL, columns);
       multiply_kernel_gradient(&plan, rows, plan.identity ? input : columns, delta_chunk, sp_tensor_floats(kernel_gradient));
     }
     if (dx) {
-      float *dx_chunk = dx + first * sample_input;
+      float *dx_chunk = dx + first * plan.sample_input;
       multiply_column_gradient(&plan, rows, delta_chunk, kernel, plan.identity ? dx_chunk : column_gradient);
       if (!plan.identity) move_columns(&state->window, &plan, count, NULL, dx_chunk, column_gradient);
     }
