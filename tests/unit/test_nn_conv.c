@@ -64,6 +64,18 @@ static void expect_forward(const char *class_name, const char *config, int rank,
   sp_layer_release(layer);
 }
 
+static char *read_text(const char *path) {
+  FILE *file = fopen(path, "rb");
+  cr_assert_not_null(file, "cannot open %s", path);
+  fseek(file, 0, SEEK_END);
+  long size = ftell(file);
+  rewind(file);
+  char *text = calloc(1, (size_t)size + 1);
+  cr_assert_eq(fread(text, 1, (size_t)size, file), (size_t)size);
+  fclose(file);
+  return text;
+}
+
 /* ---- output shapes against TensorFlow's formulas ---- */
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -372,6 +384,16 @@ Test(gradients, conv2d_every_padding_stride_and_dilation) {
       }
 }
 
+Test(gradients, conv2d_batch_larger_than_one_im2col_chunk) {
+  /* One sample's columns (200·200 positions × 3·3·12) exceed conv.c's 2^22-float chunk, so the two
+   * samples go through forward and backward one chunk at a time. */
+  sp_layer *layer = configured("Conv2D", "{\"filters\": 4, \"kernel_size\": 3, \"padding\": \"same\"}");
+  sp_tensor *x = sp_test_random_tensor(4, (int64_t[]){2, 200, 200, 12}, 1.0, 77);
+  sp_check_layer_gradients(layer, 1, &x, &(sp_gradient_check_options){.seed = 77, .samples = 12, .skip_input_index = -1});
+  sp_tensor_free(x);
+  sp_layer_release(layer);
+}
+
 Test(gradients, conv1d_valid_same_causal_strided_dilated) {
   const char *paddings[] = {"valid", "same", "causal"};
   const char *moves[] = {"\"strides\": 1", "\"strides\": 2", "\"dilation_rate\": 2"};
@@ -428,50 +450,30 @@ Test(gradients, global_pools_and_zero_padding) {
 
 /* ---- configuration errors ---- */
 
+/* Each case of tests/unit/data/nn_conv_config_errors.json: a config that must fail with the status
+ * and a message naming the layer and the key. */
 Test(config_errors, name_the_layer_and_the_key) {
-  struct {
-    const char *class_name, *config;
-    sp_status status;
-    const char *fragment;
-  } cases[] = {
-      {"Conv2D", "{\"name\": \"c\", \"filters\": 2, \"kernel_size\": 3, \"data_format\": \"channels_first\"}",
-       SP_ERROR_UNSUPPORTED, "layer 'c' (Conv2D): data_format 'channels_first' is not supported"},
-      {"Convolution2D", "{\"name\": \"c\", \"nb_filter\": 2, \"nb_row\": 3, \"nb_col\": 3, \"dim_ordering\": \"th\"}",
-       SP_ERROR_UNSUPPORTED, "layer 'c' (Convolution2D): dim_ordering 'th' is not supported"},
-      {"MaxPooling2D", "{\"name\": \"p\", \"data_format\": \"channels_first\"}", SP_ERROR_UNSUPPORTED,
-       "layer 'p' (MaxPooling2D): data_format 'channels_first'"},
-      {"Conv2D", "{\"name\": \"c\", \"filters\": 4, \"kernel_size\": 3, \"groups\": 2}", SP_ERROR_UNSUPPORTED,
-       "layer 'c' (Conv2D): 'groups' 2 is not supported"},
-      {"Conv2D", "{\"name\": \"c\", \"filters\": 0, \"kernel_size\": 3}", SP_ERROR_FORMAT,
-       "layer 'c' (Conv2D): 'filters' must be a positive integer, found 0"},
-      {"Conv1D", "{\"name\": \"c\", \"kernel_size\": 3}", SP_ERROR_FORMAT, "layer 'c' (Conv1D): 'filters' must be a positive"},
-      {"Conv2D", "{\"name\": \"c\", \"filters\": 1}", SP_ERROR_FORMAT, "layer 'c' (Conv2D): 'kernel_size' is required"},
-      {"Conv2D", "{\"name\": \"c\", \"filters\": 1, \"kernel_size\": [3, 0]}", SP_ERROR_FORMAT,
-       "layer 'c' (Conv2D): 'kernel_size' must be a positive integer or a list of 2 positive integers, found [3,0]"},
-      {"Conv2D", "{\"name\": \"c\", \"filters\": 1, \"kernel_size\": [3, 3, 3]}", SP_ERROR_FORMAT, "'kernel_size' must be"},
-      {"Conv2D", "{\"name\": \"c\", \"filters\": 1, \"kernel_size\": 3, \"padding\": \"full\"}", SP_ERROR_FORMAT,
-       "layer 'c' (Conv2D): 'padding' must be 'valid' or 'same', found 'full'"},
-      {"Conv2D", "{\"name\": \"c\", \"filters\": 1, \"kernel_size\": 3, \"padding\": \"causal\"}", SP_ERROR_FORMAT,
-       "'padding' must be 'valid' or 'same'"},
-      {"Conv2D", "{\"name\": \"c\", \"filters\": 1, \"kernel_size\": 3, \"strides\": 2, \"dilation_rate\": 2}",
-       SP_ERROR_FORMAT, "layer 'c' (Conv2D): 'strides' > 1 together with 'dilation_rate' > 1"},
-      {"DepthwiseConv2D", "{\"name\": \"d\", \"kernel_size\": 3, \"depth_multiplier\": -1}", SP_ERROR_FORMAT,
-       "layer 'd' (DepthwiseConv2D): 'depth_multiplier' must be a positive integer"},
-      {"Conv2D", "{\"name\": \"c\", \"filters\": 1, \"kernel_size\": 3, \"activation\": \"wiggle\"}", SP_ERROR_UNSUPPORTED,
-       "unknown activation 'wiggle'"},
-      {"MaxPooling1D", "{\"name\": \"p\", \"pool_size\": 0}", SP_ERROR_FORMAT, "layer 'p' (MaxPooling1D): 'pool_size' must be"},
-      {"AveragePooling2D", "{\"name\": \"p\", \"strides\": \"2\"}", SP_ERROR_FORMAT, "layer 'p' (AveragePooling2D): 'strides'"},
-      {"GlobalMaxPooling2D", "{\"name\": \"g\", \"keepdims\": 3}", SP_ERROR_FORMAT, "layer 'g' (GlobalMaxPooling2D): 'keepdims'"},
-      {"ZeroPadding2D", "{\"name\": \"z\", \"padding\": [[1, -1], [0, 0]]}", SP_ERROR_FORMAT,
-       "layer 'z' (ZeroPadding2D): 'padding' must be an integer, (height, width) or ((top, bottom), (left, right))"},
-      {"ZeroPadding1D", "{\"name\": \"z\", \"padding\": [1, 2, 3]}", SP_ERROR_FORMAT, "layer 'z' (ZeroPadding1D): 'padding'"},
-  };
-  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+  char *path = sp_test_source_path("tests/unit/data/nn_conv_config_errors.json");
+  char *text = read_text(path);
+  json_object *cases;
+  SP_ASSERT_OK(sp_json_parse(text, strlen(text), path, &cases));
+  cr_assert(json_object_array_length(cases) > 0);
+  for (size_t i = 0; i < json_object_array_length(cases); i++) {
+    json_object *entry = json_object_array_get_idx(cases, i);
+    const char *why = json_object_get_string(sp_json_member(entry, "why"));
+    const char *status = json_object_get_string(sp_json_member(entry, "status"));
+    const char *message = json_object_get_string(sp_json_member(entry, "message"));
     sp_model *model = sp_sequential("m");
-    SP_ASSERT_FAILS(sp_model_add(model, sp_layer_new(cases[i].class_name, cases[i].config)), cases[i].status,
-                    cases[i].fragment);
+    sp_layer *layer = sp_layer_new(json_object_get_string(sp_json_member(entry, "class_name")),
+                                   json_object_to_json_string(sp_json_member(entry, "config")));
+    sp_status got = sp_model_add(model, layer);
+    cr_assert_str_eq(sp_status_name(got), status, "%s: %s", why, sp_last_error());
+    cr_assert(strstr(sp_last_error(), message), "%s: '%s' does not say '%s'", why, sp_last_error(), message);
     sp_model_free(model);
   }
+  json_object_put(cases);
+  free(text);
+  free(path);
 }
 
 Test(config_errors, shapes_that_do_not_fit) {
@@ -639,18 +641,6 @@ static char *h5_model_config(const char *path) {
   H5Tclose(stored);
   H5Aclose(attribute);
   H5Fclose(file);
-  return text;
-}
-
-static char *read_text(const char *path) {
-  FILE *file = fopen(path, "rb");
-  cr_assert_not_null(file, "cannot open %s", path);
-  fseek(file, 0, SEEK_END);
-  long size = ftell(file);
-  rewind(file);
-  char *text = calloc(1, (size_t)size + 1);
-  cr_assert_eq(fread(text, 1, (size_t)size, file), (size_t)size);
-  fclose(file);
   return text;
 }
 
