@@ -1,9 +1,9 @@
 """Peer test: savepoint's convolution, pooling and padding layers against PyTorch.
 
-Each case runs one layer through tests/peer/helpers/sp_layer_eval (path in SP_LAYER_EVAL) on
-random inputs and weights, and the same computation in torch (channels_last data permuted to
-NCHW, Keras kernels permuted to torch's layout) with identical weights; outputs must agree to
-1e-5 relative (against the largest output, so sums that cancel to ~0 do not count as errors).
+Each case runs one layer through tests/peer/helpers/sp_layer_eval on random inputs and weights,
+and the same computation in torch (channels_last data permuted to NCHW, Keras kernels permuted
+to torch's layout) with identical weights; outputs must agree to 1e-5 relative (against the
+largest output, so sums that cancel to ~0 do not count as errors).
 
 TensorFlow's 'same' padding puts the odd padding element after (bottom/right) while torch pads
 symmetrically, so the torch side pads explicitly with F.pad using TF's split: zeros for
@@ -14,9 +14,7 @@ count_include_pad=False where TF's padding happens to be symmetric).
 import json
 import math
 import os
-import subprocess
 import sys
-import tempfile
 
 try:
     import numpy as np
@@ -26,15 +24,12 @@ except ImportError as error:
     print(f"skipped: the peer needs numpy and torch ({error})")
     sys.exit(77)
 
-EVAL = os.environ.get("SP_LAYER_EVAL", "")
-if not os.path.isfile(EVAL):
-    print(f"skipped: SP_LAYER_EVAL does not name the sp_layer_eval helper ('{EVAL}'); run through ctest")
-    sys.exit(77)
+from peer_support import helper, run, scratch_directory
 
-TMP = os.environ.get("SP_TEST_TMP") or tempfile.gettempdir()
-os.makedirs(TMP, exist_ok=True)
-WORK = tempfile.mkdtemp(prefix="conv_torch-", dir=TMP)
+EVAL = helper("sp_layer_eval")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # the helper runs hundreds of times on shared cores
 RNG = np.random.default_rng(20240611)
+WORK = None  # the scratch directory, set by main()
 checked = 0
 
 
@@ -44,12 +39,9 @@ def ours(class_name, config, x, weights=()):
         path = os.path.join(WORK, f"in{i}.npy")
         np.save(path, np.ascontiguousarray(array, dtype="<f4"))
         paths.append(path)
-    output = os.path.join(WORK, "out.npy")
-    run = subprocess.run([EVAL, class_name, json.dumps(config), paths[0], output, *paths[1:]],
-                         capture_output=True, text=True, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
-    if run.returncode != 0:
-        raise AssertionError(f"{class_name} {config}: sp_layer_eval failed: {run.stderr.strip()}")
-    return np.load(output)
+    prefix = os.path.join(WORK, "out")
+    run(EVAL, class_name, json.dumps(config), paths[0], prefix, *paths[1:])
+    return np.load(prefix + "0.npy")
 
 
 def compare(what, actual, expected):
@@ -220,19 +212,16 @@ def check_global_pooling_and_padding():
 
 
 def main():
+    global WORK
     torch.set_num_threads(1)
-    check_conv2d()
-    check_conv1d()
-    check_depthwise_conv2d()
-    check_pooling()
-    check_global_pooling_and_padding()
+    with scratch_directory("conv_torch-") as WORK:
+        check_conv2d()
+        check_conv1d()
+        check_depthwise_conv2d()
+        check_pooling()
+        check_global_pooling_and_padding()
     print(f"{checked} layer outputs agree with torch {torch.__version__}")
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        for name in os.listdir(WORK):
-            os.remove(os.path.join(WORK, name))
-        os.rmdir(WORK)
+    main()

@@ -1,142 +1,224 @@
-/* sp_layer_eval.c — runs one layer on one input, for peer tests written in Python.
+/* sp_layer_eval.c — runs one savepoint layer on .npy files, so Python peer tests can compare
+ * it with numpy or torch.
  *
- *   sp_layer_eval CLASS CONFIG_JSON INPUT.npy OUTPUT.npy [VARIABLE.npy ...]
+ *   sp_layer_eval [--training] [--keras-major N] CLASS CONFIG_JSON INPUT.npy OUTPUT_PREFIX [WEIGHT.npy ...]
  *
- * Creates the layer from its Keras config (sp_layer_new), builds it in a Sequential model for the
- * input's shape, fills its variables from the given .npy files in creation order (each must
- * match the variable's shape), predicts, and writes the output. Float32, C-order, little-endian
- * .npy only. Prints the error and exits 1 on failure, 2 on usage errors.
- *
- * The .npy reading and writing here is deliberately minimal and test-only; it gives way to
- * core/npy.h once that is on main.
+ * CONFIG_JSON is the layer's Keras config as JSON text (or, when it does not start with '{',
+ * a file holding it). The layer is built for INPUT's shape, its variables are set from the
+ * WEIGHT files in creation order (shapes must match), and forward runs in inference mode
+ * (--training: training mode with a fixed seed). Output i is written to OUTPUT_PREFIX<i>.npy.
+ * Inputs may be float32, float64, int32 or int64 (cast to float32, as the runner does);
+ * outputs are float32, C order. Exit 0 on success, 1 with a message on failure, 2 on misuse.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "core/file.h"
+#include "core/json.h"
 #include "core/memory.h"
-#include "nn/model.h"
-#include "savepoint/model.h"
+#include "nn/layer.h"
+#include "savepoint/tensor.h"
 
 enum { NPY_LIMIT = 1 << 30 };
 
-/* The shape tuple of a .npy header ("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"). */
-static sp_status parse_header(const char *path, const char *header, int *rank, int64_t *shape) {
-  if (!strstr(header, "'descr': '<f4'") || !strstr(header, "'fortran_order': False"))
-    return sp_fail(SP_ERROR_UNSUPPORTED, "%s: only C-order float32 ('<f4') arrays are read here: %s", path, header);
-  const char *cursor = strstr(header, "'shape': (");
-  if (!cursor) return sp_fail(SP_ERROR_FORMAT, "%s: no shape in the header %s", path, header);
-  for (cursor += 10, *rank = 0; *cursor != ')'; (*rank)++) {
+/* The value after `'key':` in a numpy header dict, as text up to its end. */
+static const char *header_value(const char *header, const char *key) {
+  char quoted[32];
+  snprintf(quoted, sizeof quoted, "'%s':", key);
+  const char *at = strstr(header, quoted);
+  if (!at) return NULL;
+  at += strlen(quoted);
+  while (*at == ' ') at++;
+  return at;
+}
+
+static sp_status parse_header(const char *header, const char *path, sp_dtype *dtype, int *rank, int64_t *shape) {
+  const char *descr = header_value(header, "descr"), *order = header_value(header, "fortran_order");
+  const char *dims = header_value(header, "shape");
+  if (!descr || !order || !dims || *dims != '(')
+    return sp_fail(SP_ERROR_FORMAT, "%s: the npy header lacks descr, fortran_order or shape", path);
+  if (strncmp(order, "False", 5) != 0) return sp_fail(SP_ERROR_UNSUPPORTED, "%s: Fortran order is not supported", path);
+  static const struct { const char *descr; sp_dtype dtype; } types[] = {
+      {"'<f4'", SP_FLOAT32}, {"'<f8'", SP_FLOAT64}, {"'<i4'", SP_INT32}, {"'<i8'", SP_INT64}};
+  *dtype = SP_DTYPE_INVALID;
+  for (size_t i = 0; i < sizeof types / sizeof *types; i++)
+    if (strncmp(descr, types[i].descr, strlen(types[i].descr)) == 0) *dtype = types[i].dtype;
+  if (*dtype == SP_DTYPE_INVALID) return sp_fail(SP_ERROR_UNSUPPORTED, "%s: dtype %.8s is not supported", path, descr);
+  *rank = 0;
+  for (const char *p = dims + 1; *p && *p != ')';) {
     char *end;
-    if (*rank == SP_MAX_RANK) return sp_fail(SP_ERROR_UNSUPPORTED, "%s: rank above %d", path, SP_MAX_RANK);
-    shape[*rank] = strtoll(cursor, &end, 10);
-    if (end == cursor) return sp_fail(SP_ERROR_FORMAT, "%s: bad shape in %s", path, header);
-    cursor = end + strspn(end, ", ");
+    long long value = strtoll(p, &end, 10);
+    if (end == p) break;
+    if (*rank >= SP_MAX_RANK || value < 0) return sp_fail(SP_ERROR_FORMAT, "%s: bad shape in the npy header", path);
+    shape[(*rank)++] = value;
+    p = end;
+    while (*p == ',' || *p == ' ') p++;
   }
   return SP_OK;
 }
 
-static sp_status npy_read(const char *path, sp_tensor **tensor) {
+/* Reads a C-order npy file into a new float32 tensor. */
+static sp_status read_npy(const char *path, sp_tensor **result) {
   uint8_t *data;
   size_t size;
-  *tensor = NULL;
   SP_TRY(sp_read_file(path, NPY_LIMIT, &data, &size));
-  int wide = size >= 12 && data[6] >= 2; /* versions 2 and 3 have a 4-byte header length */
-  size_t start = wide ? 12 : 10, length = 0;
-  for (size_t i = 8; i < start && i < size; i++) length |= (size_t)data[i] << (8 * (i - 8));
-  int64_t shape[SP_MAX_RANK];
+  sp_reader reader = sp_reader_make(data, size, path);
+  const uint8_t *magic, *header_bytes, *body;
+  uint8_t major, minor;
+  uint32_t header_length = 0;
+  sp_status status = sp_read_bytes(&reader, 6, &magic);
+  if (status == SP_OK && memcmp(magic, "\x93NUMPY", 6) != 0) status = sp_fail(SP_ERROR_FORMAT, "%s is not an npy file", path);
+  if (status == SP_OK) status = sp_read_u8(&reader, &major);
+  if (status == SP_OK) status = sp_read_u8(&reader, &minor);
+  if (status == SP_OK && major == 1) {
+    const uint8_t *length;
+    status = sp_read_bytes(&reader, 2, &length);
+    if (status == SP_OK) header_length = (uint32_t)length[0] | (uint32_t)length[1] << 8;
+  } else if (status == SP_OK) {
+    status = sp_read_u32le(&reader, &header_length);
+  }
+  if (status == SP_OK) status = sp_read_bytes(&reader, header_length, &header_bytes);
+  sp_dtype dtype = SP_DTYPE_INVALID;
   int rank = 0;
-  char *header = NULL;
-  sp_status status = SP_OK;
-  if (size < start || memcmp(data, "\x93NUMPY", 6) != 0 || length > size - start)
-    status = sp_fail(SP_ERROR_FORMAT, "%s is not a .npy file", path);
-  else if (!(header = sp_strndup((const char *)data + start, length)))
-    status = SP_ERROR_NO_MEMORY;
-  if (status == SP_OK) status = parse_header(path, header, &rank, shape);
-  if (status == SP_OK && !(*tensor = sp_tensor_new(SP_FLOAT32, rank, shape))) status = SP_ERROR_NO_MEMORY;
-  if (status == SP_OK && size - start - length != (*tensor)->size)
-    status = sp_fail(SP_ERROR_FORMAT, "%s: %zu data bytes for a shape of %zu", path, size - start - length, (*tensor)->size);
-  if (status == SP_OK) memcpy((*tensor)->data, data + start + length, (*tensor)->size);
-  if (status != SP_OK) {
-    sp_tensor_free(*tensor);
-    *tensor = NULL;
+  int64_t shape[SP_MAX_RANK], count = 0;
+  char *header = status == SP_OK ? sp_strndup((const char *)header_bytes, header_length) : NULL;
+  if (status == SP_OK) status = header ? parse_header(header, path, &dtype, &rank, shape) : SP_ERROR_NO_MEMORY;
+  if (status == SP_OK) status = sp_shape_count(rank, shape, &count);
+  if (status == SP_OK && (uint64_t)count * sp_dtype_size(dtype) != sp_reader_remaining(&reader))
+    status = sp_fail(SP_ERROR_FORMAT, "%s: %zu data bytes for shape of %lld elements", path, sp_reader_remaining(&reader),
+                     (long long)count);
+  if (status == SP_OK) status = sp_read_bytes(&reader, sp_reader_remaining(&reader), &body);
+  sp_tensor *tensor = status == SP_OK ? sp_tensor_new(SP_FLOAT32, rank, shape) : NULL;
+  if (status == SP_OK && !tensor) status = SP_ERROR_NO_MEMORY;
+  for (int64_t i = 0; status == SP_OK && i < count; i++) {
+    const uint8_t *p = body + (size_t)i * sp_dtype_size(dtype);
+    uint64_t bits = dtype == SP_FLOAT64 || dtype == SP_INT64 ? sp_load_u64le(p) : sp_load_u32le(p);
+    float value;
+    if (dtype == SP_FLOAT32) memcpy(&value, &bits, sizeof value);
+    else if (dtype == SP_INT32) value = (float)(int32_t)bits;
+    else if (dtype == SP_INT64) value = (float)(int64_t)bits;
+    else {
+      double wide;
+      memcpy(&wide, &bits, sizeof wide);
+      value = (float)wide;
+    }
+    sp_tensor_floats(tensor)[i] = value;
   }
   free(header);
   free(data);
-  return status;
+  if (status != SP_OK) {
+    sp_tensor_free(tensor);
+    return status;
+  }
+  *result = tensor;
+  return SP_OK;
 }
 
-/* Version 1.0: magic, version, header length, a header padded with spaces to 64 bytes, the data. */
-static sp_status npy_write(const char *path, const sp_tensor *tensor) {
-  char header[256];
-  int used = snprintf(header, sizeof header, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+static sp_status write_npy(const char *path, const sp_tensor *tensor) {
+  char shape[256] = "";
+  size_t used = 0;
   for (int d = 0; d < tensor->rank; d++)
-    used += snprintf(header + used, sizeof header - (size_t)used, "%lld%s", (long long)tensor->shape[d],
-                     tensor->rank == 1 ? "," : d + 1 < tensor->rank ? ", " : "");
-  used += snprintf(header + used, sizeof header - (size_t)used, "), }");
-  while ((10 + used + 1) % 64 != 0) header[used++] = ' ';
-  header[used++] = '\n';
-  size_t total = 10 + (size_t)used + tensor->size;
-  uint8_t *bytes = sp_alloc(total);
-  if (!bytes) return SP_ERROR_NO_MEMORY;
-  memcpy(bytes, "\x93NUMPY\x01\x00", 8);
-  bytes[8] = (uint8_t)(used & 0xff);
-  bytes[9] = (uint8_t)(used >> 8);
-  memcpy(bytes + 10, header, (size_t)used);
-  memcpy(bytes + 10 + used, tensor->data, tensor->size);
-  sp_status status = sp_write_file_atomic(path, bytes, total);
-  free(bytes);
+    used += (size_t)snprintf(shape + used, sizeof shape - used, "%lld,%s", (long long)tensor->shape[d],
+                             d + 1 < tensor->rank ? " " : "");
+  sp_buffer buffer = {0};
+  char header[512];
+  int length = snprintf(header, sizeof header, "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", shape);
+  size_t padded = ((size_t)length + 10 + 1 + 63) / 64 * 64 - 10; /* header + '\n', data 64-byte aligned */
+  sp_status status = sp_buffer_append(&buffer, "\x93NUMPY\x01\x00", 8);
+  if (status == SP_OK) status = sp_buffer_put_u8(&buffer, (uint8_t)(padded & 0xff));
+  if (status == SP_OK) status = sp_buffer_put_u8(&buffer, (uint8_t)(padded >> 8));
+  if (status == SP_OK) status = sp_buffer_append(&buffer, header, (size_t)length);
+  for (size_t i = (size_t)length; status == SP_OK && i + 1 < padded; i++) status = sp_buffer_put_u8(&buffer, ' ');
+  if (status == SP_OK) status = sp_buffer_put_u8(&buffer, '\n');
+  for (int64_t i = 0; status == SP_OK && i < sp_tensor_count(tensor); i++) {
+    uint32_t bits;
+    memcpy(&bits, &sp_tensor_floats(tensor)[i], sizeof bits);
+    status = sp_buffer_put_u32le(&buffer, bits);
+  }
+  if (status == SP_OK) status = sp_write_file_atomic(path, buffer.data, buffer.size);
+  sp_buffer_free(&buffer);
   return status;
 }
 
-static sp_status fill_variables(sp_layer *layer, int count, char **paths) {
+static sp_status load_config(const char *argument, json_object **config) {
+  if (argument[0] == '{') return sp_json_parse(argument, strlen(argument), "CONFIG_JSON", config);
+  uint8_t *text;
+  size_t size;
+  SP_TRY(sp_read_file(argument, NPY_LIMIT, &text, &size));
+  sp_status status = sp_json_parse((const char *)text, size, argument, config);
+  free(text);
+  return status;
+}
+
+static sp_status set_weights(sp_layer *layer, int count, char **paths) {
   if (count != layer->variable_count)
-    return sp_fail(SP_ERROR_MISMATCH, "%s has %d variables, %d files were given", sp_layer_describe(layer),
+    return sp_fail(SP_ERROR_MISMATCH, "%s has %d variables, %d weight files were given", sp_layer_describe(layer),
                    layer->variable_count, count);
   for (int v = 0; v < count; v++) {
-    sp_tensor *value;
-    SP_TRY(npy_read(paths[v], &value));
-    sp_variable *variable = layer->variables[v];
-    int same = value->rank == variable->value->rank && value->size == variable->value->size;
-    for (int d = 0; same && d < value->rank; d++) same = value->shape[d] == variable->value->shape[d];
-    if (same) memcpy(variable->value->data, value->data, value->size);
-    sp_tensor_free(value);
-    if (!same)
-      return sp_fail(SP_ERROR_MISMATCH, "%s: '%s' does not have the shape of variable '%s'", sp_layer_describe(layer),
-                     paths[v], variable->name);
-    variable->initialized = 1;
+    sp_tensor *weight;
+    SP_TRY(read_npy(paths[v], &weight));
+    int same = sp_tensor_same_shape(weight, layer->variables[v]->value);
+    if (same) memcpy(layer->variables[v]->value->data, weight->data, weight->size);
+    sp_tensor_free(weight);
+    if (!same) return sp_fail(SP_ERROR_MISMATCH, "%s: variable '%s' does not have the shape of %s",
+                              sp_layer_describe(layer), layer->variables[v]->name, paths[v]);
+    layer->variables[v]->initialized = 1;
   }
   return SP_OK;
 }
 
-static sp_status evaluate(char **argv, int variable_count, char **variable_paths) {
-  sp_tensor *input = NULL, **outputs = NULL;
-  SP_TRY(npy_read(argv[3], &input));
-  sp_model *model = sp_sequential("layer_eval");
-  sp_status status = model ? sp_model_add(model, sp_input(input->rank - 1, input->shape + 1)) : SP_ERROR_NO_MEMORY;
-  if (status == SP_OK) status = sp_model_add(model, sp_layer_new(argv[1], argv[2]));
-  if (status == SP_OK) status = sp_model_build(model);
-  if (status == SP_OK) status = fill_variables(model->layers[model->layer_count - 1], variable_count, variable_paths);
+static sp_status evaluate(const char *class_name, json_object *config, int keras_major, int training, sp_tensor *input,
+                          const char *prefix, int weight_count, char **weight_paths) {
+  sp_layer *layer;
+  SP_TRY(sp_layer_create(class_name, config, NULL, keras_major, &layer));
+  sp_shape shape = sp_shape_of(input), output_shapes[SP_MAX_LAYER_OUTPUTS];
+  sp_tensor *outputs[SP_MAX_LAYER_OUTPUTS] = {0};
   int output_count = 0;
-  if (status == SP_OK)
-    status = sp_model_predict(model, 1, (const sp_tensor *const *)&input, &output_count, &outputs);
-  if (status == SP_OK) status = npy_write(argv[4], outputs[0]);
-  for (int i = 0; i < output_count; i++) sp_tensor_free(outputs[i]);
-  free(outputs);
-  sp_model_free(model);
-  sp_tensor_free(input);
+  sp_scratch scratch = {0};
+  sp_status status = layer->class->build ? layer->class->build(layer, 1, &shape) : SP_OK;
+  layer->built = 1;
+  if (status == SP_OK) status = set_weights(layer, weight_count, weight_paths);
+  if (status == SP_OK) status = layer->class->compute_shapes(layer, 1, &shape, &output_count, output_shapes);
+  for (int o = 0; status == SP_OK && o < output_count; o++)
+    if (!(outputs[o] = sp_tensor_new(SP_FLOAT32, output_shapes[o].rank, output_shapes[o].dims))) status = SP_ERROR_NO_MEMORY;
+  sp_rng rng;
+  sp_rng_seed(&rng, 0);
+  sp_call call = {.training = training, .input_count = 1, .inputs = &input, .output_count = output_count,
+                  .outputs = outputs, .scratch = &scratch, .rng = &rng};
+  if (status == SP_OK) status = layer->class->forward(layer, &call);
+  for (int o = 0; status == SP_OK && o < output_count; o++) {
+    char *path = sp_strdupf("%s%d.npy", prefix, o);
+    status = path ? write_npy(path, outputs[o]) : SP_ERROR_NO_MEMORY;
+    free(path);
+  }
+  for (int o = 0; o < output_count; o++) sp_tensor_free(outputs[o]);
+  free(scratch.data);
+  sp_layer_release(layer);
   return status;
 }
 
 int main(int argc, char **argv) {
-  if (argc < 5) {
-    fprintf(stderr, "usage: %s CLASS CONFIG_JSON INPUT.npy OUTPUT.npy [VARIABLE.npy ...]\n", argv[0]);
+  int training = 0, keras_major = 3, first = 1;
+  for (; first < argc && strncmp(argv[first], "--", 2) == 0; first++) {
+    if (strcmp(argv[first], "--training") == 0) training = 1;
+    else if (strcmp(argv[first], "--keras-major") == 0 && first + 1 < argc) keras_major = atoi(argv[++first]);
+    else break;
+  }
+  if (argc - first < 4) {
+    fprintf(stderr, "usage: %s [--training] [--keras-major N] CLASS CONFIG_JSON INPUT.npy OUTPUT_PREFIX [WEIGHT.npy ...]\n",
+            argv[0]);
     return 2;
   }
-  if (evaluate(argv, argc - 5, argv + 5) != SP_OK) {
-    fprintf(stderr, "sp_layer_eval: %s\n", sp_last_error());
-    return 1;
-  }
-  return 0;
+  json_object *config = NULL;
+  sp_tensor *input = NULL;
+  sp_status status = load_config(argv[first + 1], &config);
+  if (status == SP_OK) status = read_npy(argv[first + 2], &input);
+  if (status == SP_OK)
+    status = evaluate(argv[first], config, keras_major, training, input, argv[first + 3], argc - first - 4, argv + first + 4);
+  if (status != SP_OK) fprintf(stderr, "sp_layer_eval: %s\n", sp_last_error());
+  json_object_put(config);
+  sp_tensor_free(input);
+  return status == SP_OK ? 0 : 1;
 }
