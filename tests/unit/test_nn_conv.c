@@ -4,12 +4,12 @@
  * and option, config errors, Keras 1 spellings, the C builders, and the hls4ml Conv1D/Conv2D
  * fixture configs against the shapes and counts of PROVENANCE.md Appendix C. */
 #include <criterion/criterion.h>
-#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/json.h"
+#include "formats/h5io.h"
 #include "gradient_check.h"
 #include "nn/config.h"
 #include "nn/model.h"
@@ -617,30 +617,13 @@ Test(builders, write_keras3_configs_and_build_cnns) {
 
 /* ---- hls4ml fixtures (PROVENANCE.md §24, §25 and Appendix C) ---- */
 
-/* The root attribute model_config of a Keras .h5 file (fixed-length or variable-length string). */
+/* The root attribute model_config of a Keras .h5 file. */
 static char *h5_model_config(const char *path) {
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  cr_assert(file >= 0, "cannot open %s", path);
-  hid_t attribute = H5Aopen(file, "model_config", H5P_DEFAULT);
-  cr_assert(attribute >= 0, "%s has no model_config", path);
-  hid_t stored = H5Aget_type(attribute), memory = H5Tcopy(H5T_C_S1);
+  sp_h5_file *file;
   char *text;
-  if (H5Tis_variable_str(stored) > 0) {
-    char *value = NULL;
-    H5Tset_size(memory, H5T_VARIABLE);
-    cr_assert(H5Aread(attribute, memory, &value) >= 0);
-    text = strdup(value);
-    H5free_memory(value);
-  } else {
-    size_t size = H5Tget_size(stored);
-    text = calloc(1, size + 1);
-    H5Tset_size(memory, size);
-    cr_assert(H5Aread(attribute, memory, text) >= 0);
-  }
-  H5Tclose(memory);
-  H5Tclose(stored);
-  H5Aclose(attribute);
-  H5Fclose(file);
+  SP_ASSERT_OK(sp_h5_open(path, &file));
+  SP_ASSERT_OK(sp_h5_read_string_attribute(file, "/", "model_config", &text, NULL));
+  SP_ASSERT_OK(sp_h5_close(file));
   return text;
 }
 
