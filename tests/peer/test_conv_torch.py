@@ -162,10 +162,10 @@ def torch_average_pool2d(x, config, pool):
 
 
 def check_pooling():
-    pools = [(2, 2), (3, 3), (2, 3), (1, 2)]
+    pools = [(2, 2), (3, 3), (2, 3)]
     for padding in ("valid", "same"):
         for pool in pools:
-            for strides in (None, 1, 2, [1, 2], 3):
+            for strides in (None, 1, [1, 2], 3):
                 config = {"pool_size": list(pool), "strides": strides, "padding": padding}
                 x = random(2, 7, 8, 3)
                 padded, stride_pair, _ = pad_2d(nchw(x), config, pool, value=-math.inf)
