@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zip.h>
 
 #include "cli/cli.h"
 #include "cli/literal.h"
@@ -19,6 +18,7 @@
 #include "core/memory.h"
 #include "core/npy.h"
 #include "formats/example.h"
+#include "formats/zipio.h"
 #include "graph/session.h"
 
 static const char command[] = "run";
@@ -86,28 +86,31 @@ static sp_status split_entry(const char *entry, size_t length, const char *optio
 
 /* ---------- --inputs key=file.npy;key=file.npz[name] ---------- */
 
+/* One array of an .npz archive (read through formats/zipio.h, which vets every member name and size);
+ * name NULL takes the only array, as saved_model_cli does. */
 static sp_status read_npz_member(const char *path, const char *name, sp_tensor **tensor) {
-  int error = 0;
-  zip_t *archive = zip_open(path, ZIP_RDONLY, &error);
-  if (!archive) return sp_fail(SP_ERROR_FORMAT, "'%s' is not a readable .npz (zip) file", path);
-  char *member = sp_strdupf("%s.npy", name);
-  zip_int64_t index = member ? zip_name_locate(archive, member, 0) : -1;
-  zip_stat_t info;
+  sp_zip_reader *archive;
+  SP_TRY(sp_zip_open(path, &archive));
   sp_status status = SP_OK;
-  if (index < 0 || zip_stat_index(archive, (zip_uint64_t)index, 0, &info) != 0)
-    status = sp_fail(SP_ERROR_NOT_FOUND, "'%s' has no array named '%s'", path, name);
-  else if (info.size > MAX_INPUT_FILE_BYTES)
-    status = sp_fail(SP_ERROR_UNSAFE, "'%s': array '%s' is over %d bytes", path, name, MAX_INPUT_FILE_BYTES);
-  uint8_t *data = status == SP_OK ? sp_alloc((size_t)info.size + 1) : NULL;
-  if (status == SP_OK && !data) status = SP_ERROR_NO_MEMORY;
-  zip_file_t *file = status == SP_OK ? zip_fopen_index(archive, (zip_uint64_t)index, 0) : NULL;
-  if (status == SP_OK && (!file || zip_fread(file, data, info.size) != (zip_int64_t)info.size))
-    status = sp_fail(SP_ERROR_FORMAT, "'%s': cannot read array '%s'", path, name);
-  if (file) zip_fclose(file);
-  if (status == SP_OK) status = sp_npy_parse(data, (size_t)info.size, member, tensor);
+  char *member = NULL;
+  if (name) {
+    member = sp_strdupf("%s.npy", name);
+  } else if (sp_zip_count(archive) == 1) {
+    member = sp_strdup(sp_zip_member_at(archive, 0)->name);
+  } else {
+    status = sp_fail(SP_ERROR_INVALID_ARGUMENT, "'%s' holds %zu arrays; name one as %s[name]", path,
+                     sp_zip_count(archive), path);
+  }
+  if (status == SP_OK && !member) status = SP_ERROR_NO_MEMORY;
+  uint8_t *data = NULL;
+  size_t size = 0;
+  if (status == SP_OK && !sp_zip_find(archive, member))
+    status = sp_fail(SP_ERROR_NOT_FOUND, "'%s' has no array named '%s'", path, name ? name : member);
+  if (status == SP_OK) status = sp_zip_read(archive, member, MAX_INPUT_FILE_BYTES, &data, &size);
+  if (status == SP_OK) status = sp_npy_parse(data, size, member, tensor);
   free(data);
   free(member);
-  zip_discard(archive);
+  sp_zip_close(archive);
   return status;
 }
 
@@ -125,9 +128,8 @@ static sp_status parse_file_input(input_list *list, const char *entry, size_t le
     status = sp_path_has_suffix(file, ".npz") ? read_npz_member(file, bracket + 1, &tensor)
                                               : sp_npy_read(file, MAX_INPUT_FILE_BYTES, &tensor);
   } else {
-    status = sp_path_has_suffix(file, ".npz")
-                 ? sp_fail(SP_ERROR_INVALID_ARGUMENT, "--inputs: name the array inside '%s' as %s[name]", file, file)
-                 : sp_npy_read(file, MAX_INPUT_FILE_BYTES, &tensor);
+    status = sp_path_has_suffix(file, ".npz") ? read_npz_member(file, NULL, &tensor)
+                                              : sp_npy_read(file, MAX_INPUT_FILE_BYTES, &tensor);
   }
   free(file);
   SP_TRY(status);
