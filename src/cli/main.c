@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/saved_model_cli.h"
 #include "savepoint/savepoint.h"
 
 static const sp_cli_command commands[] = {
@@ -12,6 +13,7 @@ static const sp_cli_command commands[] = {
     {"verify", "check every checksum of a checkpoint and name what is damaged", sp_cli_verify},
     {"manifest", "write the sha256sum-style manifest of an artifact", sp_cli_manifest},
     {"registry", "artifact registry: list, show, history, label, verify, add, gc", sp_cli_registry},
+    {"run", "run a SavedModel signature on inputs (like saved_model_cli run)", sp_cli_run},
     {NULL, NULL, NULL},
 };
 
