@@ -15,15 +15,9 @@
 #include "core/bytes.h"
 #include "core/file.h"
 #include "core/memory.h"
-#include "formats/proto_read.h"
-#if __has_include("formats/pbtext.h")
 #include "formats/pbtext.h"
-#define SP_HAVE_PBTEXT 1
-#endif
-#if __has_include("formats/tf_bundle.h")
+#include "formats/proto_read.h"
 #include "formats/tf_bundle.h"
-#define SP_HAVE_BUNDLE 1
-#endif
 
 static const char asset_type_url_suffix[] = "/tensorflow.AssetFileDef";
 
@@ -285,7 +279,6 @@ static sp_status explain_missing_path(const char *path) {
 /* ---------- reading ---------- */
 
 static sp_status parse_text(const char *path, sp_saved_model_proto **proto) {
-#ifdef SP_HAVE_PBTEXT
   uint8_t *text;
   size_t size;
   SP_TRY(sp_read_file(path, SP_SAVED_MODEL_MAX_BYTES, &text, &size));
@@ -294,11 +287,6 @@ static sp_status parse_text(const char *path, sp_saved_model_proto **proto) {
   free(text);
   *proto = (sp_saved_model_proto *)message;
   return status;
-#else
-  *proto = NULL;
-  return sp_fail(SP_ERROR_UNSUPPORTED, "%s: reading text-format SavedModels needs the protobuf text parser, "
-                 "which this build lacks", path);
-#endif
 }
 
 static sp_status read_side_file(const char *directory, const char *name, const ProtobufCMessageDescriptor *descriptor,
@@ -327,15 +315,29 @@ char *sp_saved_model_variables_prefix(const sp_saved_model *model) {
   return sp_strdupf("%s/variables/variables", model->directory);
 }
 
-/* The one place that needs the tensor-bundle reader: the keys, dtypes and shapes in variables/. */
+/* The keys, dtypes and shapes in variables/ (the bundle's index only; no tensor data is read). */
 static sp_status list_variables(sp_saved_model *model) {
-#ifdef SP_HAVE_BUNDLE
-  (void)model;
-  return SP_OK;
-#else
-  model->variables_note = sp_strdup("listing variables needs the tensor-bundle reader, which this build lacks");
-  return model->variables_note ? SP_OK : SP_ERROR_NO_MEMORY;
-#endif
+  char *prefix = sp_saved_model_variables_prefix(model);
+  if (!prefix) return SP_ERROR_NO_MEMORY;
+  sp_bundle_reader *reader;
+  sp_status status = sp_bundle_open(prefix, &reader);
+  free(prefix);
+  SP_TRY(status);
+  size_t count = sp_bundle_count(reader);
+  model->variables = sp_alloc_zeroed(count + 1, sizeof *model->variables);
+  status = model->variables ? SP_OK : SP_ERROR_NO_MEMORY;
+  for (size_t i = 0; i < count && status == SP_OK; i++) {
+    const sp_bundle_entry *entry = sp_bundle_entry_at(reader, i);
+    sp_saved_model_variable *variable = &model->variables[i];
+    if (!(variable->key = sp_strdup(entry->key))) status = SP_ERROR_NO_MEMORY;
+    variable->dtype = entry->dtype;
+    variable->rank = entry->rank;
+    memcpy(variable->shape, entry->shape, sizeof variable->shape);
+    model->variable_count = i + 1;
+  }
+  sp_bundle_close(reader);
+  model->variables_listed = status == SP_OK;
+  return status;
 }
 
 static sp_status read_listings(sp_saved_model *model) {

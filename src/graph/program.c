@@ -361,9 +361,12 @@ static sp_status function_targets(sp_graph_program *program, const Tensorflow__F
   *count = 0;
   for (size_t i = 0; i < function->n_control_ret; i++) {
     int32_t node = sp_graph_program_find(program, function->control_ret[i]->value);
-    if (node < 0)
+    if (node < 0) {
+      free(*targets);
+      *targets = NULL;
       return sp_fail(SP_ERROR_FORMAT, "function '%s': control return names no node '%s'", program->name,
                      function->control_ret[i]->value);
+    }
     (*targets)[(*count)++] = node;
   }
   for (int32_t i = program->argument_count; i < program->node_count; i++)

@@ -146,6 +146,7 @@ Test(graph_fixtures, tf1_half_plus_two_family) {
   check_half_plus_two("tfserving-testdata/saved_model_half_plus_two_cpu_with_saved_model_config/00000123", 2, 1, 1);
   check_half_plus_two("tf-cc-saved-model-testdata/half_plus_two/00000123", 2, 1, 1);
   check_half_plus_two("tf-cc-saved-model-testdata/half_plus_two_main_op/00000123", 2, 1, 1);
+  check_half_plus_two("tf-cc-saved-model-testdata/half_plus_two_pbtxt/00000123", 2, 1, 1);
   check_half_plus_two("tf-cc-saved-model-testdata/half_plus_two_v2/00000123", 2, 1, 0);
   check_half_plus_two("tfserving-testdata/saved_model_half_plus_three/00000123", 3, 0, 0);
 }
