@@ -1,4 +1,5 @@
-/* saved_model.h — exporting a model as a SavedModel TensorFlow Serving serves.
+/* saved_model.h — exporting a model as a SavedModel TensorFlow Serving serves, and rebuilding the
+ * Keras model inside a SavedModel that tf.keras wrote.
  *
  *   sp_export_options options = sp_export_defaults();
  *   options.version = 1;                               // models/mnist/1/
@@ -58,6 +59,13 @@ sp_status sp_export_saved_model(const sp_model *model, const char *directory, co
 
 /* The directory an export with these options writes: DIR, or DIR/<version> (caller frees). */
 char *sp_export_path(const char *directory, const sp_export_options *options);
+
+/* Rebuilds the Keras model stored in a SavedModel written by tf.keras (the architecture from
+ * keras_metadata.pb, or from the object graph's metadata before TF 2.5; the weights from variables/),
+ * so that it can be trained further, converted or served. SP_ERROR_UNSUPPORTED when the SavedModel
+ * holds no Keras Sequential or Functional model (a tf.Module, a TF1 graph, a subclassed model).
+ * Optimizer state is not restored. */
+sp_status sp_load_keras_saved_model(const char *directory, sp_model **model);
 
 #ifdef __cplusplus
 }
