@@ -12,6 +12,9 @@
  *   LayerNormalization  Mean, SquaredDifference, AddV2, Rsqrt, Sub, Mul
  *   Embedding           Cast (non-integer ids, truncating as Keras), GatherV2
  *   Add/Subtract/Multiply/Average/Concatenate   AddV2, Sub, Mul, ConcatV2
+ *   Conv1D/2D, DepthwiseConv2D  Conv2D / DepthwiseConv2dNative (NHWC, TF padding, dilations), BiasAdd;
+ *                       1-D layers through ExpandDims and Squeeze, 'causal' as Pad then 'valid'
+ *   Max/AveragePooling1D/2D  MaxPool / AvgPool;  Global*Pooling  Max / Mean;  ZeroPadding  Pad
  *   SimpleRNN, GRU, LSTM  unrolled over the (fixed) time steps: StridedSlice per gate and step,
  *                       MatMul, BiasAdd, AddV2, Mul, Sub, the cell activations, Pack for sequences
  * Recurrent layers are unrolled because TensorFlow's loop ops (While and TensorList) are not
@@ -26,6 +29,7 @@
 
 #include "core/json.h"
 #include "nn/activation.h"
+#include "nn/layers/spatial.h"
 
 typedef struct emit_call {
   sp_graph_emitter *emitter;
@@ -588,6 +592,180 @@ static sp_status emit_simple_rnn(emit_call *call) { return emit_recurrent(call, 
 static sp_status emit_gru(emit_call *call) { return emit_recurrent(call, CELL_GRU); }
 static sp_status emit_lstm(emit_call *call) { return emit_recurrent(call, CELL_LSTM); }
 
+
+/* ---- convolutions, pooling and padding (NHWC; 1-D layers run as 2-D with height 1) ---- */
+
+/* [1, a, b, 1] for a 2-D window, [1, 1, b, 1] for a 1-D one (values[0] is 1 then). */
+static void nhwc(const int64_t values[2], int64_t out[4]) {
+  out[0] = 1, out[1] = values[0], out[2] = values[1], out[3] = 1;
+}
+
+static const char *expand_dims(emit_call *call, const char *x, int64_t axis) {
+  const char *dim = sp_graph_const_ints(call->graph, name_in(call, "ExpandDims/dim"), SP_INT32, 0, 1, &axis);
+  const char *y = sp_graph_op(call->graph, name_in(call, "ExpandDims"), "ExpandDims", SP_FLOAT32, x, dim, NULL);
+  sp_graph_attr_type(call->graph, sp_graph_last(call->graph), "Tdim", SP_INT32);
+  return y;
+}
+
+static const char *squeeze_height(emit_call *call, const char *x) {
+  const char *y = unary(call, "Squeeze", x);
+  sp_graph_attr_int_list(call->graph, sp_graph_last(call->graph), "squeeze_dims", 1, (int64_t[]){1});
+  return y;
+}
+
+/* Pads the spatial axes of a (batch, width, channels) or (batch, height, width, channels) tensor;
+ * pads[0] is the height's (before, after), pads[1] the width's. */
+static const char *pad(emit_call *call, const char *x, int rank, const int64_t pads[2][2]) {
+  sp_tensor *table = sp_tensor_new(SP_INT32, 2, (int64_t[]){rank, 2});
+  if (!table) {
+    sp_graph_builder_fail(call->graph, SP_ERROR_NO_MEMORY);
+    return NULL;
+  }
+  int32_t *rows = table->data; /* zero-filled: no padding of the batch and channels */
+  for (int axis = 1; axis < rank - 1; axis++) {
+    const int64_t *pair = pads[rank == 3 ? 1 : axis - 1];
+    rows[2 * axis] = (int32_t)pair[0];
+    rows[2 * axis + 1] = (int32_t)pair[1];
+  }
+  Tensorflow__TensorProto *proto = sp_graph_tensor_proto(call->graph, table);
+  sp_tensor_free(table);
+  const char *paddings = sp_graph_const(call->graph, name_in(call, "Pad/paddings"), proto);
+  const char *y = sp_graph_op(call->graph, name_in(call, "Pad"), "Pad", SP_FLOAT32, x, paddings, NULL);
+  sp_graph_attr_type(call->graph, sp_graph_last(call->graph), "Tpaddings", SP_INT32);
+  return y;
+}
+
+static void window_attrs(emit_call *call, const int64_t strides[2], const char *padding) {
+  int64_t values[4];
+  nhwc(strides, values);
+  Tensorflow__NodeDef *node = sp_graph_last(call->graph);
+  sp_graph_attr_int_list(call->graph, node, "strides", 4, values);
+  sp_graph_attr_string(call->graph, node, "padding", padding);
+  sp_graph_attr_string(call->graph, node, "data_format", "NHWC");
+}
+
+static sp_status emit_convolution(emit_call *call) {
+  const sp_layer *layer = call->layer;
+  int spatial_rank = call->inputs[0].shape.rank - 2, depthwise = strcmp(layer->class->class_name, "DepthwiseConv2D") == 0;
+  /* tf.keras names a depthwise kernel depthwise_kernel, Keras 3 kernel */
+  const char *kernel_name = depthwise && variable(call, "depthwise_kernel") ? "depthwise_kernel" : "kernel";
+  const char *kernel = variable(call, kernel_name), *bias = variable(call, "bias");
+  const sp_tensor *kernel_value = variable_value(call, kernel_name);
+  if (!kernel || !kernel_value) return unsupported(call, "it has no kernel");
+  int64_t strides[2], dilation[2];
+  sp_padding_mode mode;
+  SP_TRY(sp_spatial_read_tuple(layer, sp_spatial_key(layer, "strides", spatial_rank == 1 ? "subsample_length" : "subsample"),
+                               spatial_rank, 1, strides));
+  SP_TRY(sp_spatial_read_tuple(layer, "dilation_rate", spatial_rank, 1, dilation));
+  SP_TRY(sp_spatial_read_padding(layer, spatial_rank == 1 && !depthwise, &mode));
+  const char *x = as_float(call, &call->inputs[0]);
+  if (mode == SP_PADDING_CAUSAL) { /* all of the window's reach before the first step, then 'valid' */
+    int64_t pads[2][2] = {{0, 0}, {dilation[1] * (kernel_value->shape[0] - 1), 0}};
+    x = pad(call, x, 3, pads);
+  }
+  if (spatial_rank == 1) {
+    x = expand_dims(call, x, 1);
+    kernel = expand_dims(call, kernel, 0);
+  }
+  const char *y = binary(call, depthwise ? "DepthwiseConv2dNative" : "Conv2D", x, kernel);
+  window_attrs(call, strides, mode == SP_PADDING_SAME ? "SAME" : "VALID");
+  int64_t dilations[4];
+  nhwc(dilation, dilations);
+  Tensorflow__NodeDef *node = sp_graph_last(call->graph);
+  sp_graph_attr_int_list(call->graph, node, "dilations", 4, dilations);
+  sp_graph_attr_int_list(call->graph, node, "explicit_paddings", 0, NULL);
+  if (!depthwise) sp_graph_attr_bool(call->graph, node, "use_cudnn_on_gpu", 1);
+  if (spatial_rank == 1) y = squeeze_height(call, y);
+  if (bias) {
+    y = binary(call, "BiasAdd", y, bias);
+    sp_graph_attr_string(call->graph, sp_graph_last(call->graph), "data_format", "NHWC");
+  }
+  sp_activation activation;
+  SP_TRY(activation_of(call, "activation", NULL, &activation));
+  set_output(call, 0, emit_activation(call, &activation, y));
+  return SP_OK;
+}
+
+/* MaxPooling1D/2D and AveragePooling1D/2D. */
+static sp_status emit_pooling(emit_call *call) {
+  const sp_layer *layer = call->layer;
+  int spatial_rank = call->inputs[0].shape.rank - 2, max = strncmp(layer->class->class_name, "Max", 3) == 0;
+  int64_t size[2], strides[2];
+  const char *size_key = spatial_rank == 1 ? sp_spatial_key(layer, "pool_size", "pool_length") : "pool_size";
+  const char *strides_key = spatial_rank == 1 ? sp_spatial_key(layer, "strides", "stride") : "strides";
+  SP_TRY(sp_spatial_read_tuple(layer, size_key, spatial_rank, 2, size));
+  json_object *given = sp_json_member(layer->config, strides_key);
+  if (given && !json_object_is_type(given, json_type_null))
+    SP_TRY(sp_spatial_read_tuple(layer, strides_key, spatial_rank, 1, strides));
+  else
+    memcpy(strides, size, sizeof strides); /* Keras: strides default to pool_size */
+  sp_padding_mode mode;
+  SP_TRY(sp_spatial_read_padding(layer, 0, &mode));
+  const char *x = as_float(call, &call->inputs[0]);
+  if (spatial_rank == 1) x = expand_dims(call, x, 1);
+  const char *y = unary(call, max ? "MaxPool" : "AvgPool", x);
+  int64_t window[4];
+  nhwc(size, window);
+  sp_graph_attr_int_list(call->graph, sp_graph_last(call->graph), "ksize", 4, window);
+  window_attrs(call, strides, mode == SP_PADDING_SAME ? "SAME" : "VALID");
+  if (max) sp_graph_attr_int_list(call->graph, sp_graph_last(call->graph), "explicit_paddings", 0, NULL);
+  set_output(call, 0, spatial_rank == 1 ? squeeze_height(call, y) : y);
+  return SP_OK;
+}
+
+/* GlobalMaxPooling1D/2D and GlobalAveragePooling1D/2D: Max or Mean over the spatial axes. */
+static sp_status emit_global_pooling(emit_call *call) {
+  const sp_layer *layer = call->layer;
+  int spatial_rank = call->inputs[0].shape.rank - 2, keepdims;
+  SP_TRY(sp_json_get_bool(layer->config, "keepdims", 0, sp_layer_describe(layer), &keepdims));
+  const char *op = strncmp(layer->class->class_name, "GlobalMax", 9) == 0 ? "Max" : "Mean";
+  const char *axes = sp_graph_const_ints(call->graph, name_in(call, "reduction_indices"), SP_INT32, 1,
+                                         (size_t)spatial_rank, (int64_t[]){1, 2});
+  const char *y = binary(call, op, as_float(call, &call->inputs[0]), axes);
+  sp_graph_attr_bool(call->graph, sp_graph_last(call->graph), "keep_dims", keepdims);
+  sp_graph_attr_type(call->graph, sp_graph_last(call->graph), "Tidx", SP_INT32);
+  set_output(call, 0, y);
+  return SP_OK;
+}
+
+/* ZeroPadding1D/2D: the pads are what separates the output shape from the input's, split as the
+ * config says (int: both sides; pair: before/after, or height/width; pair of pairs). */
+static int read_pad_pair(json_object *value, int64_t pair[2]) {
+  if (json_object_is_type(value, json_type_int)) {
+    pair[0] = pair[1] = json_object_get_int64(value);
+    return pair[0] >= 0;
+  }
+  if (!json_object_is_type(value, json_type_array) || json_object_array_length(value) != 2) return 0;
+  json_object *first = json_object_array_get_idx(value, 0), *second = json_object_array_get_idx(value, 1);
+  if (!json_object_is_type(first, json_type_int) || !json_object_is_type(second, json_type_int)) return 0;
+  pair[0] = json_object_get_int64(first);
+  pair[1] = json_object_get_int64(second);
+  return pair[0] >= 0 && pair[1] >= 0;
+}
+
+static sp_status emit_zero_padding(emit_call *call) {
+  int spatial_rank = call->inputs[0].shape.rank - 2;
+  int64_t pads[2][2] = {{0, 0}, {0, 0}};
+  json_object *value = sp_json_member(call->layer->config, "padding");
+  int ok = 1;
+  if (!value || json_object_is_type(value, json_type_null)) {
+    pads[1][0] = pads[1][1] = 1;
+    if (spatial_rank == 2) pads[0][0] = pads[0][1] = 1;
+  } else if (spatial_rank == 1) {
+    ok = read_pad_pair(value, pads[1]);
+  } else if (json_object_is_type(value, json_type_int)) {
+    ok = read_pad_pair(value, pads[0]) && read_pad_pair(value, pads[1]);
+  } else if (json_object_is_type(value, json_type_array) && json_object_array_length(value) == 2) {
+    ok = read_pad_pair(json_object_array_get_idx(value, 0), pads[0]) &&
+         read_pad_pair(json_object_array_get_idx(value, 1), pads[1]);
+  } else {
+    ok = 0;
+  }
+  if (!ok) return unsupported(call, "its 'padding' is not in a form the exporter reads");
+  set_output(call, 0, pad(call, as_float(call, &call->inputs[0]), spatial_rank + 2, pads));
+  return SP_OK;
+}
+
 /* ---- dispatch ---- */
 
 static const struct {
@@ -608,6 +786,21 @@ static const struct {
     {"Multiply", emit_multiply},
     {"Average", emit_average},
     {"Concatenate", emit_concatenate},
+    {"Conv1D", emit_convolution},
+    {"Conv2D", emit_convolution},
+    {"DepthwiseConv2D", emit_convolution},
+    {"Convolution1D", emit_convolution},
+    {"Convolution2D", emit_convolution},
+    {"MaxPooling1D", emit_pooling},
+    {"MaxPooling2D", emit_pooling},
+    {"AveragePooling1D", emit_pooling},
+    {"AveragePooling2D", emit_pooling},
+    {"GlobalMaxPooling1D", emit_global_pooling},
+    {"GlobalMaxPooling2D", emit_global_pooling},
+    {"GlobalAveragePooling1D", emit_global_pooling},
+    {"GlobalAveragePooling2D", emit_global_pooling},
+    {"ZeroPadding1D", emit_zero_padding},
+    {"ZeroPadding2D", emit_zero_padding},
     {"SimpleRNN", emit_simple_rnn},
     {"GRU", emit_gru},
     {"LSTM", emit_lstm},

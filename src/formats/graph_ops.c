@@ -36,7 +36,7 @@ typedef struct op_spec {
   "complex128}"
 #define MIN_MAX_TYPES "{bfloat16, half, float, double, int8, uint8, int16, uint16, int32, uint32, int64, uint64}"
 
-/* Sorted by name (looked up with bsearch). */
+/* By name. */
 static const op_spec op_specs[] = {
     {"AddV2", "x: T, y: T", "z: T",
      "T: {bfloat16, half, float, double, uint8, uint16, uint32, uint64, int8, int16, int32, int64, complex64, "
@@ -79,6 +79,10 @@ static const op_spec op_specs[] = {
      "T: {half, bfloat16, float, double, int32, int64, uint8, int16, int8, uint16, qint8} = DT_FLOAT; ksize: "
      "list(int) >= 4; strides: list(int) >= 4; padding: {'SAME', 'VALID', 'EXPLICIT'}; explicit_paddings: "
      "list(int) = []; data_format: {'NHWC', 'NCHW', 'NCHW_VECT_C'} = 'NHWC'",
+     0},
+    {"Max", "input: T, reduction_indices: Tidx", "output: T",
+     "keep_dims: bool = false; T: {float, double, int32, uint8, int16, int8, int64, bfloat16, uint16, half, uint32, "
+     "uint64, qint8, quint8, qint32, qint16, quint16}; Tidx: {int32, int64} = DT_INT32",
      0},
     {"Maximum", "x: T, y: T", "z: T", "T: " MIN_MAX_TYPES, COMMUTATIVE},
     {"Mean", "input: T, reduction_indices: Tidx", "output: T",
@@ -362,12 +366,10 @@ static void add_arg_def(parser *p, char *text, void *context) {
   *args = grown;
 }
 
-static int compare_spec(const void *key, const void *element) {
-  return strcmp(key, ((const op_spec *)element)->name);
-}
-
 Tensorflow__OpDef *sp_graph_op_def(sp_graph_builder *builder, const char *name) {
-  const op_spec *spec = bsearch(name, op_specs, sizeof op_specs / sizeof *op_specs, sizeof *op_specs, compare_spec);
+  const op_spec *spec = NULL;
+  for (size_t i = 0; !spec && i < sizeof op_specs / sizeof *op_specs; i++)
+    if (strcmp(op_specs[i].name, name) == 0) spec = &op_specs[i];
   Tensorflow__OpDef *op = spec ? sp_graph_alloc(builder, sizeof *op) : NULL;
   if (!op) return NULL;
   tensorflow__op_def__init(op);

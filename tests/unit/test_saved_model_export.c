@@ -175,6 +175,56 @@ Test(export_round_trip, every_activation) {
   sp_model_free(model);
 }
 
+Test(export_round_trip, conv2d_pooling_and_batch_norm) {
+  sp_model *model = sp_sequential("cnn");
+  SP_ASSERT_OK(sp_model_add(model, sp_input(3, (int64_t[]){12, 10, 3})));
+  SP_ASSERT_OK(sp_model_add(model, sp_zero_padding2d(1, 0, 2, 1)));
+  SP_ASSERT_OK(sp_model_add(model, sp_conv2d(6, 3, 3, "relu")));
+  SP_ASSERT_OK(sp_model_add(model, sp_batch_normalization()));
+  SP_ASSERT_OK(sp_model_add(model, sp_layer_new("Conv2D", "{\"filters\": 5, \"kernel_size\": [2, 3], \"strides\": 2, "
+                                                          "\"padding\": \"same\", \"activation\": \"elu\"}")));
+  SP_ASSERT_OK(sp_model_add(model, sp_layer_new("DepthwiseConv2D", "{\"kernel_size\": 3, \"depth_multiplier\": 2, "
+                                                                   "\"padding\": \"same\", \"dilation_rate\": 2}")));
+  SP_ASSERT_OK(sp_model_add(model, sp_max_pooling2d(2, 2)));
+  SP_ASSERT_OK(sp_model_add(model, sp_layer_new("AveragePooling2D", "{\"pool_size\": 3, \"strides\": 1, "
+                                                                    "\"padding\": \"same\"}")));
+  SP_ASSERT_OK(sp_model_add(model, sp_flatten()));
+  SP_ASSERT_OK(sp_model_add(model, sp_dense(4, "softmax")));
+  build(model);
+  char *directory = export_to(model, "export-cnn", NULL);
+  sp_tensor *x = random_tensor(4, (int64_t[]){2, 12, 10, 3}, -1, 1);
+  check_predictions(model, directory, 1, &x, NULL);
+  sp_tensor_free(x);
+  free(directory);
+  sp_model_free(model);
+}
+
+Test(export_round_trip, conv1d_causal_dilated_and_global_pools) {
+  sp_model *model = sp_functional("sequence_cnn");
+  sp_symbol x, a, b, c, pooled_max, pooled_average, joined, y;
+  SP_ASSERT_OK(sp_model_input(model, sp_input(2, (int64_t[]){16, 4}), &x));
+  SP_ASSERT_OK(sp_model_call(model, sp_layer_new("Conv1D", "{\"filters\": 6, \"kernel_size\": 3, \"padding\": "
+                                                           "\"causal\", \"dilation_rate\": 2, \"activation\": \"relu\"}"),
+                             1, &x, 1, &a, NULL));
+  SP_ASSERT_OK(sp_model_call(model, sp_layer_new("Conv1D", "{\"filters\": 5, \"kernel_size\": 2, \"strides\": 2}"), 1, &a,
+                             1, &b, NULL));
+  SP_ASSERT_OK(sp_model_call(model, sp_layer_new("MaxPooling1D", "{\"pool_size\": 2, \"padding\": \"same\"}"), 1, &b, 1,
+                             &c, NULL));
+  SP_ASSERT_OK(sp_model_call(model, sp_global_max_pooling1d(), 1, &c, 1, &pooled_max, NULL));
+  SP_ASSERT_OK(sp_model_call(model, sp_layer_new("GlobalAveragePooling1D", "{\"keepdims\": false}"), 1, &a, 1,
+                             &pooled_average, NULL));
+  SP_ASSERT_OK(sp_model_call(model, sp_concatenate(-1), 2, (sp_symbol[]){pooled_max, pooled_average}, 1, &joined, NULL));
+  SP_ASSERT_OK(sp_model_call(model, sp_dense(2, NULL), 1, &joined, 1, &y, NULL));
+  SP_ASSERT_OK(sp_model_set_outputs(model, 1, &y));
+  build(model);
+  char *directory = export_to(model, "export-sequence-cnn", NULL);
+  sp_tensor *input = random_tensor(3, (int64_t[]){3, 16, 4}, -1, 1);
+  check_predictions(model, directory, 1, &input, NULL);
+  sp_tensor_free(input);
+  free(directory);
+  sp_model_free(model);
+}
+
 Test(export_round_trip, gru_model_with_fixed_time_steps) {
   sp_model *model = sp_sequential("gru");
   SP_ASSERT_OK(sp_model_add(model, sp_input(2, (int64_t[]){-1, 3})));
