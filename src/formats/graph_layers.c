@@ -289,7 +289,10 @@ static sp_status normalization_axes(emit_call *call, int rank, int *axes, int *c
   } else {
     SP_TRY(sp_json_get_int_list(call->layer->config, "axis", SP_MAX_RANK, sp_layer_describe(call->layer), values, count));
   }
-  for (int i = 0; i < *count; i++) axes[i] = (int)(values[i] < 0 ? values[i] + rank : values[i]);
+  for (int i = 0; i < *count; i++) {
+    axes[i] = (int)(values[i] < 0 ? values[i] + rank : values[i]);
+    if (axes[i] < 1 || axes[i] >= rank) return unsupported(call, "it normalizes over the batch axis or an axis out of range");
+  }
   return SP_OK;
 }
 

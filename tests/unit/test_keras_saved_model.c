@@ -100,6 +100,15 @@ static void use_adam_v_slots(sp_model *model, const char *directory) {
   free(prefix);
 }
 
+/* Appendix F's numbers come back when the Adam v slots replace the weights. */
+static void check_appendix_from_slots(sp_model *model, const char *directory, sp_tensor *x, const float *expected,
+                                      size_t count) {
+  use_adam_v_slots(model, directory);
+  sp_tensor *from_slots = predict(model, x);
+  sp_assert_close(sp_tensor_floats(from_slots), expected, count, 1e-5, 0, "Appendix F (computed from the Adam v slots)");
+  sp_tensor_free(from_slots);
+}
+
 static sp_model *load(const char *relative, char **directory) {
   *directory = sp_test_fixture(relative);
   sp_model *model;
@@ -117,11 +126,7 @@ Test(keras_saved_model, mlmath4_tf2_12) {
   check_against_graph(directory, "dense_input", x, y);
   /* the model was trained to do arithmetic on (a, b, operator): 4 + 5, 13 - 9, 10 * 10, 8 / 2 */
   sp_assert_close(sp_tensor_floats(y), (const float[]){9, 4, 100, 4}, 4, 0.1, 0.5, "arithmetic");
-  use_adam_v_slots(model, directory);
-  sp_tensor *from_slots = predict(model, x);
-  sp_assert_close(sp_tensor_floats(from_slots), (const float[]){5906.63f, 14243.66f, 13373.36f, 6489.837f}, 4, 1e-5, 0,
-                  "Appendix F (computed from the Adam v slots)");
-  sp_tensor_free(from_slots);
+  check_appendix_from_slots(model, directory, x, (const float[]){5906.63f, 14243.66f, 13373.36f, 6489.837f}, 4);
   sp_tensor_free(x);
   sp_tensor_free(y);
   sp_model_free(model);
@@ -150,13 +155,10 @@ Test(keras_saved_model, mnist_mlp_tf2_10_with_flatten) {
   for (int i = 0; i < 28 * 28; i++) sp_tensor_floats(x)[28 * 28 + i] = 1.0f;
   sp_tensor *y = predict(model, x);
   check_against_graph(directory, "flatten_2_input", x, y);
-  use_adam_v_slots(model, directory);
-  sp_tensor *from_slots = predict(model, x);
   const float expected[] = {0.09999637f, 0.09999769f, 0.09999932f, 0.1000035f, 0.09999933f, 0.1000003f, 0.09999726f,
                             0.09999979f, 0.1000028f, 0.1000035f, 0.09999638f, 0.0999977f, 0.09999933f, 0.1000035f,
                             0.09999934f, 0.1000003f, 0.09999727f, 0.09999979f, 0.1000028f, 0.1000035f};
-  sp_assert_close(sp_tensor_floats(from_slots), expected, 20, 1e-5, 0, "Appendix F (computed from the Adam v slots)");
-  sp_tensor_free(from_slots);
+  check_appendix_from_slots(model, directory, x, expected, 20);
   sp_tensor_free(x);
   sp_tensor_free(y);
   sp_model_free(model);
@@ -170,11 +172,7 @@ Test(keras_saved_model, tf2_3_single_input_from_object_graph_metadata) {
   sp_tensor *x = matrix(1, 5, (const float[]){0.1f, 0.2f, 0.3f, 0.4f, 0.5f});
   sp_tensor *y = predict(model, x);
   check_against_graph(directory, "test_in_input", x, y);
-  use_adam_v_slots(model, directory);
-  sp_tensor *from_slots = predict(model, x);
-  sp_assert_close(sp_tensor_floats(from_slots), (const float[]){0.5000625f}, 1, 1e-5, 0,
-                  "Appendix F (computed from the Adam v slots)");
-  sp_tensor_free(from_slots);
+  check_appendix_from_slots(model, directory, x, (const float[]){0.5000625f}, 1);
   sp_tensor_free(x);
   sp_tensor_free(y);
   sp_model_free(model);
