@@ -17,6 +17,10 @@
  *   Max/AveragePooling1D/2D  MaxPool / AvgPool;  Global*Pooling  Max / Mean;  ZeroPadding  Pad
  *   SimpleRNN, GRU, LSTM  unrolled over the (fixed) time steps: StridedSlice per gate and step,
  *                       MatMul, BiasAdd, AddV2, Mul, Sub, the cell activations, Pack for sequences
+ * Attrs that have defaults are written only when their value differs from the default and the attr
+ * is old (Cast's Truncate, GatherV2's batch_dims, the pools' explicit_paddings are left out): TF
+ * fills defaults in when it imports a graph, and a TF Serving older than an attr would refuse a
+ * NodeDef that mentions it.
  * Recurrent layers are unrolled because TensorFlow's loop ops (While and TensorList) are not
  * "standard ops" a TF1 graph can use without functions; the price is a fixed time dimension in the
  * signature (sp_export_options.sequence_length when the model leaves it unknown).
@@ -106,7 +110,6 @@ static const char *as_float(emit_call *call, const sp_graph_value *value) {
   const char *cast = sp_graph_op(call->graph, name_in(call, "Cast"), "Cast", SP_DTYPE_INVALID, value->tensor, NULL);
   sp_graph_attr_type(call->graph, sp_graph_last(call->graph), "SrcT", value->dtype);
   sp_graph_attr_type(call->graph, sp_graph_last(call->graph), "DstT", SP_FLOAT32);
-  sp_graph_attr_bool(call->graph, sp_graph_last(call->graph), "Truncate", 0);
   return cast;
 }
 
@@ -237,8 +240,7 @@ static sp_status emit_relu_layer(emit_call *call) {
     const char *mask = sp_graph_op(call->graph, name_in(call, "Cast"), "Cast", SP_DTYPE_INVALID, above, NULL);
     sp_graph_attr_type(call->graph, sp_graph_last(call->graph), "SrcT", SP_BOOL);
     sp_graph_attr_type(call->graph, sp_graph_last(call->graph), "DstT", SP_FLOAT32);
-    sp_graph_attr_bool(call->graph, sp_graph_last(call->graph), "Truncate", 0);
-    positive = binary(call, "Mul", x, mask);
+      positive = binary(call, "Mul", x, mask);
   }
   if (has_max && !(threshold == 0 && max_value == 6))
     positive = binary(call, "Minimum", positive, scalar(call, "max_value", max_value));
@@ -370,14 +372,12 @@ static sp_status emit_embedding(emit_call *call) {
     indices = sp_graph_op(call->graph, name_in(call, "Cast"), "Cast", SP_DTYPE_INVALID, ids->tensor, NULL);
     sp_graph_attr_type(call->graph, sp_graph_last(call->graph), "SrcT", index_type);
     sp_graph_attr_type(call->graph, sp_graph_last(call->graph), "DstT", SP_INT32);
-    sp_graph_attr_bool(call->graph, sp_graph_last(call->graph), "Truncate", 0);
-    index_type = SP_INT32;
+      index_type = SP_INT32;
   }
   const char *axis = sp_graph_const_ints(call->graph, name_in(call, "GatherV2/axis"), SP_INT32, 0, 1, (int64_t[]){0});
   const char *y = sp_graph_op(call->graph, name_in(call, "GatherV2"), "GatherV2", SP_DTYPE_INVALID, table, indices,
                               axis, NULL);
   Tensorflow__NodeDef *node = sp_graph_last(call->graph);
-  sp_graph_attr_int(call->graph, node, "batch_dims", 0);
   sp_graph_attr_type(call->graph, node, "Tparams", SP_FLOAT32);
   sp_graph_attr_type(call->graph, node, "Tindices", index_type);
   sp_graph_attr_type(call->graph, node, "Taxis", SP_INT32);
@@ -676,7 +676,6 @@ static sp_status emit_convolution(emit_call *call) {
   nhwc(dilation, dilations);
   Tensorflow__NodeDef *node = sp_graph_last(call->graph);
   sp_graph_attr_int_list(call->graph, node, "dilations", 4, dilations);
-  sp_graph_attr_int_list(call->graph, node, "explicit_paddings", 0, NULL);
   if (!depthwise) sp_graph_attr_bool(call->graph, node, "use_cudnn_on_gpu", 1);
   if (spatial_rank == 1) y = squeeze_height(call, y);
   if (bias) {
@@ -711,7 +710,6 @@ static sp_status emit_pooling(emit_call *call) {
   nhwc(size, window);
   sp_graph_attr_int_list(call->graph, sp_graph_last(call->graph), "ksize", 4, window);
   window_attrs(call, strides, mode == SP_PADDING_SAME ? "SAME" : "VALID");
-  if (max) sp_graph_attr_int_list(call->graph, sp_graph_last(call->graph), "explicit_paddings", 0, NULL);
   set_output(call, 0, spatial_rank == 1 ? squeeze_height(call, y) : y);
   return SP_OK;
 }
