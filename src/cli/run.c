@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zip.h>
 
 #include "cli/cli.h"
 #include "cli/literal.h"
@@ -19,6 +18,7 @@
 #include "core/memory.h"
 #include "core/npy.h"
 #include "formats/example.h"
+#include "formats/zipio.h"
 #include "graph/session.h"
 
 static const char command[] = "run";
@@ -73,40 +73,52 @@ static sp_status add_input(input_list *list, const char *key, size_t key_length,
   return SP_OK;
 }
 
+/* Splits "key=value" (one ';'-separated entry of option): the key's length and a copy of value. */
+static sp_status split_entry(const char *entry, size_t length, const char *option, const char *form,
+                             size_t *key_length, char **value) {
+  const char *equals = memchr(entry, '=', length);
+  if (!equals || equals == entry)
+    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "%s \"%.*s\": expected %s", option, (int)length, entry, form);
+  *key_length = (size_t)(equals - entry);
+  *value = sp_strndup(equals + 1, length - *key_length - 1);
+  return *value ? SP_OK : SP_ERROR_NO_MEMORY;
+}
+
 /* ---------- --inputs key=file.npy;key=file.npz[name] ---------- */
 
+/* One array of an .npz archive (read through formats/zipio.h, which vets every member name and size);
+ * name NULL takes the only array, as saved_model_cli does. */
 static sp_status read_npz_member(const char *path, const char *name, sp_tensor **tensor) {
-  int error = 0;
-  zip_t *archive = zip_open(path, ZIP_RDONLY, &error);
-  if (!archive) return sp_fail(SP_ERROR_FORMAT, "'%s' is not a readable .npz (zip) file", path);
-  char *member = sp_strdupf("%s.npy", name);
-  zip_int64_t index = member ? zip_name_locate(archive, member, 0) : -1;
-  zip_stat_t info;
+  sp_zip_reader *archive;
+  SP_TRY(sp_zip_open(path, &archive));
   sp_status status = SP_OK;
-  if (index < 0 || zip_stat_index(archive, (zip_uint64_t)index, 0, &info) != 0)
-    status = sp_fail(SP_ERROR_NOT_FOUND, "'%s' has no array named '%s'", path, name);
-  else if (info.size > MAX_INPUT_FILE_BYTES)
-    status = sp_fail(SP_ERROR_UNSAFE, "'%s': array '%s' is over %d bytes", path, name, MAX_INPUT_FILE_BYTES);
-  uint8_t *data = status == SP_OK ? sp_alloc((size_t)info.size + 1) : NULL;
-  if (status == SP_OK && !data) status = SP_ERROR_NO_MEMORY;
-  zip_file_t *file = status == SP_OK ? zip_fopen_index(archive, (zip_uint64_t)index, 0) : NULL;
-  if (status == SP_OK && (!file || zip_fread(file, data, info.size) != (zip_int64_t)info.size))
-    status = sp_fail(SP_ERROR_FORMAT, "'%s': cannot read array '%s'", path, name);
-  if (file) zip_fclose(file);
-  if (status == SP_OK) status = sp_npy_parse(data, (size_t)info.size, member, tensor);
+  char *member = NULL;
+  if (name) {
+    member = sp_strdupf("%s.npy", name);
+  } else if (sp_zip_count(archive) == 1) {
+    member = sp_strdup(sp_zip_member_at(archive, 0)->name);
+  } else {
+    status = sp_fail(SP_ERROR_INVALID_ARGUMENT, "'%s' holds %zu arrays; name one as %s[name]", path,
+                     sp_zip_count(archive), path);
+  }
+  if (status == SP_OK && !member) status = SP_ERROR_NO_MEMORY;
+  uint8_t *data = NULL;
+  size_t size = 0;
+  if (status == SP_OK && !sp_zip_find(archive, member))
+    status = sp_fail(SP_ERROR_NOT_FOUND, "'%s' has no array named '%s'", path, name ? name : member);
+  if (status == SP_OK) status = sp_zip_read(archive, member, MAX_INPUT_FILE_BYTES, &data, &size);
+  if (status == SP_OK) status = sp_npy_parse(data, size, member, tensor);
   free(data);
   free(member);
-  zip_discard(archive);
+  sp_zip_close(archive);
   return status;
 }
 
 static sp_status parse_file_input(input_list *list, const char *entry, size_t length) {
-  const char *equals = memchr(entry, '=', length);
-  if (!equals || equals == entry)
-    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "--inputs \"%.*s\": expected <input_key>=<filename> or "
-                   "<input_key>=<filename>[<variable_name>]", (int)length, entry);
-  char *file = sp_strndup(equals + 1, length - (size_t)(equals + 1 - entry));
-  if (!file) return SP_ERROR_NO_MEMORY;
+  size_t key_length = 0;
+  char *file = NULL;
+  SP_TRY(split_entry(entry, length, "--inputs", "<input_key>=<filename> or <input_key>=<filename>[<variable_name>]",
+                     &key_length, &file));
   char *bracket = strchr(file, '[');
   sp_tensor *tensor = NULL;
   sp_status status;
@@ -116,26 +128,22 @@ static sp_status parse_file_input(input_list *list, const char *entry, size_t le
     status = sp_path_has_suffix(file, ".npz") ? read_npz_member(file, bracket + 1, &tensor)
                                               : sp_npy_read(file, MAX_INPUT_FILE_BYTES, &tensor);
   } else {
-    status = sp_path_has_suffix(file, ".npz")
-                 ? sp_fail(SP_ERROR_INVALID_ARGUMENT, "--inputs: name the array inside '%s' as %s[name]", file, file)
-                 : sp_npy_read(file, MAX_INPUT_FILE_BYTES, &tensor);
+    status = sp_path_has_suffix(file, ".npz") ? read_npz_member(file, NULL, &tensor)
+                                              : sp_npy_read(file, MAX_INPUT_FILE_BYTES, &tensor);
   }
   free(file);
   SP_TRY(status);
-  return add_input(list, entry, (size_t)(equals - entry), tensor);
+  return add_input(list, entry, key_length, tensor);
 }
 
 /* ---------- --input_exprs key=literal ---------- */
 
 static sp_status parse_expression_input(input_list *list, const char *entry, size_t length) {
-  const char *equals = memchr(entry, '=', length);
-  if (!equals || equals == entry)
-    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "--input_exprs \"%.*s\": expected <input_key>=<python literal>",
-                   (int)length, entry);
-  char *text = sp_strndup(equals + 1, length - (size_t)(equals + 1 - entry));
-  if (!text) return SP_ERROR_NO_MEMORY;
+  size_t key_length = 0;
+  char *text = NULL;
+  SP_TRY(split_entry(entry, length, "--input_exprs", "<input_key>=<python literal>", &key_length, &text));
   char what[160];
-  snprintf(what, sizeof what, "--input_exprs %.*s", (int)(equals - entry), entry);
+  snprintf(what, sizeof what, "--input_exprs %.*s", (int)key_length, entry);
   sp_literal *literal = NULL;
   sp_tensor *tensor = NULL;
   sp_status status = sp_literal_parse(text, what, &literal);
@@ -143,7 +151,7 @@ static sp_status parse_expression_input(input_list *list, const char *entry, siz
   sp_literal_free(literal);
   free(text);
   SP_TRY(status);
-  return add_input(list, entry, (size_t)(equals - entry), tensor);
+  return add_input(list, entry, key_length, tensor);
 }
 
 /* ---------- --input_examples key=[{"feature": [values]}] ---------- */
@@ -192,12 +200,9 @@ static sp_status encode_example(const sp_literal *dict, sp_tensor *tensor, int64
 }
 
 static sp_status parse_example_input(input_list *list, const char *entry, size_t length) {
-  const char *equals = memchr(entry, '=', length);
-  if (!equals || equals == entry)
-    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "--input_examples \"%.*s\": expected <input_key>=[{feature: [values]}]",
-                   (int)length, entry);
-  char *text = sp_strndup(equals + 1, length - (size_t)(equals + 1 - entry));
-  if (!text) return SP_ERROR_NO_MEMORY;
+  size_t key_length = 0;
+  char *text = NULL;
+  SP_TRY(split_entry(entry, length, "--input_examples", "<input_key>=[{feature: [values]}]", &key_length, &text));
   sp_literal *literal = NULL;
   sp_status status = sp_literal_parse(text, "--input_examples", &literal);
   free(text);
@@ -214,7 +219,7 @@ static sp_status parse_example_input(input_list *list, const char *entry, size_t
     sp_tensor_free(tensor);
     return status;
   }
-  return add_input(list, entry, (size_t)(equals - entry), tensor);
+  return add_input(list, entry, key_length, tensor);
 }
 
 typedef sp_status (*entry_parser)(input_list *list, const char *entry, size_t length);

@@ -143,15 +143,15 @@ static const char *describe_bytes(const char *path, const uint8_t *head, size_t 
   const char *name = sp_path_basename(path);
   if (length >= 4 && memcmp(head, "PK\003\004", 4) == 0)
     return sp_path_has_suffix(name, ".keras") ? "a Keras .keras archive" : "a zip archive";
-  if (length >= 8 && memcmp(head, "\211HDF\r\n\032\n", 8) == 0) return "an HDF5 file (a Keras .h5 model or weights)";
+  if (length >= 8 && memcmp(head, "\211HDF\r\n\032\n", 8) == 0) return "an HDF5 file: a Keras .h5 model or weights";
   if (length >= 8 && memcmp(head + 4, "TFL3", 4) == 0) return "a TensorFlow Lite flatbuffer";
   if (strcmp(name, "export.meta") == 0) return "the meta graph of a legacy SessionBundle export";
   if (strcmp(name, "saved_model.pb") == 0 || strcmp(name, "saved_model.pbtxt") == 0)
-    return "the SavedModel protobuf itself (pass its directory)";
-  if (sp_path_has_suffix(name, ".index")) return "the index of a TensorFlow checkpoint (pass the prefix without .index)";
+    return "the SavedModel protobuf itself: pass its directory";
+  if (sp_path_has_suffix(name, ".index")) return "the index of a TensorFlow checkpoint, whose prefix is the name without .index";
   if (strstr(name, ".data-") != NULL) return "a data shard of a TensorFlow checkpoint";
   if (strcmp(name, "model.json") == 0 || sp_path_has_suffix(name, ".json"))
-    return "a JSON file (a TF.js model.json or a Keras config)";
+    return "a JSON file: a TF.js model.json or a Keras config";
   if (strcmp(name, "checkpoint") == 0) return "a TensorFlow checkpoint state file";
   if (sp_path_has_suffix(name, ".npy")) return "a NumPy array";
   return NULL;
@@ -210,15 +210,32 @@ static sp_status describe_versions(const char *directory, char *const *names, si
   return SP_OK;
 }
 
+static const char *describe_subdirectory(const char *path) {
+  if (!sp_is_directory(path)) return NULL;
+  if (has_saved_model(path)) return "a SavedModel directory: pass this one";
+  char *json = sp_path_join(path, "model.json");
+  int tfjs = json && sp_is_regular_file(json);
+  free(json);
+  return tfjs ? "a directory holding a TF.js model.json" : NULL;
+}
+
+/* "a.h5 (an HDF5 file ...); TensorFlow checkpoint 'model.ckpt-1'" for what a directory holds. */
 static sp_status describe_contents(const char *directory, char *const *names, size_t count, sp_buffer *out) {
   size_t described = 0;
   for (size_t i = 0; i < count && described < 12; i++) {
+    const char *separator = described ? "; " : "";
+    if (strstr(names[i], ".data-") || strcmp(names[i], "checkpoint") == 0) continue; /* told by the .index */
+    if (sp_path_has_suffix(names[i], ".index")) {
+      SP_TRY(sp_buffer_printf(out, "%sTensorFlow checkpoint '%.*s'", separator, (int)(strlen(names[i]) - 6), names[i]));
+      described++;
+      continue;
+    }
     char *child = sp_path_join(directory, names[i]);
     if (!child) return SP_ERROR_NO_MEMORY;
-    const char *description = sp_is_regular_file(child) ? describe_file(child) : NULL;
+    const char *description = sp_is_regular_file(child) ? describe_file(child) : describe_subdirectory(child);
     free(child);
     if (!description) continue;
-    SP_TRY(sp_buffer_printf(out, "%s%s (%s)", described ? "; " : "", names[i], description));
+    SP_TRY(sp_buffer_printf(out, "%s%s (%s)", separator, names[i], description));
     described++;
   }
   for (size_t i = 0; i < count && described == 0 && i < 8; i++)
@@ -372,7 +389,7 @@ static sp_status read_directory(const char *directory, sp_saved_model *model) {
   } else {
     free(binary);
     free(text);
-    return explain_directory(directory);
+    return sp_fail(SP_ERROR_NOT_FOUND, "'%s' lost its saved_model.pb while being read", directory);
   }
   SP_TRY(status);
   SP_TRY(build_views(model, model->source_path));
@@ -388,6 +405,7 @@ sp_status sp_saved_model_read(const char *directory, sp_saved_model **model) {
   *model = NULL;
   if (!sp_path_exists(directory)) return explain_missing_path(directory);
   if (!sp_is_directory(directory)) return explain_file(directory);
+  if (!has_saved_model(directory)) return explain_directory(directory);
   sp_saved_model *result = sp_alloc_zeroed(1, sizeof *result);
   if (!result) return SP_ERROR_NO_MEMORY;
   sp_status status = read_directory(directory, result);

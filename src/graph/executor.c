@@ -100,6 +100,7 @@ static sp_status run_node(sp_graph_run *run, const sp_graph_program *program, co
   };
   if (status == SP_OK) status = node->op->run(&context);
   for (size_t i = 0; i < context.borrowed_count; i++) sp_graph_value_release(context.borrowed[i]);
+  free(context.borrowed);
   for (int32_t i = 0; i < node->output_count && status == SP_OK; i++)
     if (!context.outputs[i])
       status = sp_fail(SP_ERROR_INTERNAL, "%s node '%s' produced no output %d", node->def->op, node->name, i);

@@ -80,8 +80,7 @@ sp_status sp_kernel_input(sp_kernel_context *context, size_t index, const sp_ten
   }
   if (!value->is_reference)
     return sp_kernel_fail(context, SP_ERROR_MISMATCH, "input %zu is a resource handle, not a tensor", index);
-  if (context->borrowed_count == sizeof context->borrowed / sizeof *context->borrowed)
-    return sp_kernel_fail(context, SP_ERROR_INTERNAL, "too many variable reads in one kernel");
+  SP_TRY(SP_RESERVE(context->borrowed, context->borrowed_capacity, context->borrowed_count + 1));
   sp_graph_value *snapshot;
   SP_TRY(sp_graph_variable_read(value->variable, &snapshot));
   context->borrowed[context->borrowed_count++] = snapshot;
@@ -138,6 +137,13 @@ void sp_tensor_set_int(sp_tensor *tensor, int64_t index, int64_t value) {
     case SP_UINT64: ((uint64_t *)data)[index] = (uint64_t)value; break;
     case SP_BOOL: ((uint8_t *)data)[index] = value != 0; break;
     default: sp_tensor_set_double(tensor, index, (double)value); break;
+  }
+}
+
+void sp_index_advance(int rank, const int64_t *shape, int64_t *counter) {
+  for (int d = rank - 1; d >= 0; d--) {
+    if (++counter[d] < shape[d]) return;
+    counter[d] = 0;
   }
 }
 
@@ -199,6 +205,10 @@ sp_status sp_kernel_check_shape(const sp_kernel_context *context, sp_dtype dtype
 }
 
 void sp_kernel_set_output(sp_kernel_context *context, size_t index, sp_graph_value *value) {
+  if (index >= context->output_count) { /* the executor reports the missing outputs */
+    sp_graph_value_release(value);
+    return;
+  }
   sp_graph_value_release(context->outputs[index]);
   context->outputs[index] = value;
 }
@@ -234,6 +244,9 @@ sp_status sp_kernel_forward(sp_kernel_context *context, size_t output_index, siz
 }
 
 sp_status sp_tensor_copy_element(sp_tensor *target, int64_t to, const sp_tensor *source, int64_t from) {
+  if (target->dtype != source->dtype) /* a safety net: kernels check dtypes before copying */
+    return sp_fail(SP_ERROR_MISMATCH, "cannot copy a %s element into a %s tensor", sp_dtype_name(source->dtype),
+                   sp_dtype_name(target->dtype));
   if (target->dtype == SP_STRING) {
     const sp_string *value = &((const sp_string *)source->data)[from];
     return sp_tensor_set_string(target, to, value->bytes, value->length);

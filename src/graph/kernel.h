@@ -93,8 +93,8 @@ struct sp_kernel_context {
   sp_graph_value **inputs;
   size_t output_count;
   sp_graph_value **outputs;
-  sp_graph_value *borrowed[4]; /* snapshots taken when reading references; released after the kernel */
-  size_t borrowed_count;
+  sp_graph_value **borrowed; /* snapshots taken when reading references; released after the kernel */
+  size_t borrowed_count, borrowed_capacity;
 };
 
 /* ---- failing ---- */
@@ -147,12 +147,15 @@ sp_status sp_kernel_attr_ints(const sp_kernel_context *context, const char *name
 /* ---- shared element helpers ---- */
 /* Element count with the limit applied: fails when shape would exceed max_tensor_bytes. */
 sp_status sp_kernel_check_shape(const sp_kernel_context *context, sp_dtype dtype, int rank, const int64_t *shape) SP_MUST_CHECK;
+/* Steps a row-major multi-index (the last axis fastest) through shape; wraps to all zeros at the end. */
+void sp_index_advance(int rank, const int64_t *shape, int64_t *counter);
 int sp_dtype_is_float(sp_dtype dtype);
 int sp_dtype_is_integer(sp_dtype dtype);
 /* Element i of an integer tensor as int64 (no precision loss, unlike sp_tensor_get_double). */
 int64_t sp_tensor_get_int(const sp_tensor *tensor, int64_t index);
 void sp_tensor_set_int(sp_tensor *tensor, int64_t index, int64_t value);
-/* Copies element `from` of source to element `to` of target (same dtype; strings are duplicated). */
+/* Copies element `from` of source to element `to` of target (strings are duplicated); differing
+ * dtypes are an SP_ERROR_MISMATCH. */
 sp_status sp_tensor_copy_element(sp_tensor *target, int64_t to, const sp_tensor *source, int64_t from) SP_MUST_CHECK;
 
 #endif

@@ -333,15 +333,12 @@ static sp_status transpose(sp_kernel_context *context) {
   }
   sp_tensor *out;
   SP_TRY(sp_kernel_output_new(context, 0, input->dtype, input->rank, shape, &out));
-  int64_t counter[SP_MAX_RANK] = {0}, offset = 0, total = sp_tensor_count(out);
+  int64_t counter[SP_MAX_RANK] = {0}, total = sp_tensor_count(out);
   for (int64_t i = 0; i < total; i++) {
+    int64_t offset = 0;
+    for (int d = 0; d < input->rank; d++) offset += counter[d] * strides[d];
     SP_TRY(copy_elements(out, i, input, offset, 1));
-    for (int d = input->rank - 1; d >= 0; d--) {
-      offset += strides[d];
-      if (++counter[d] < shape[d]) break;
-      offset -= strides[d] * shape[d];
-      counter[d] = 0;
-    }
+    sp_index_advance(input->rank, shape, counter);
   }
   return SP_OK;
 }
@@ -357,10 +354,7 @@ static sp_status gather_box(sp_kernel_context *context, const sp_tensor *input, 
     int64_t offset = 0;
     for (int d = 0; d < input->rank; d++) offset += (begin[d] + counter[d] * step[d]) * strides[d];
     SP_TRY(copy_elements(out, i, input, offset, 1));
-    for (int d = input->rank - 1; d >= 0; d--) {
-      if (++counter[d] < size[d]) break;
-      counter[d] = 0;
-    }
+    sp_index_advance(input->rank, size, counter);
   }
   return SP_OK;
 }
@@ -510,6 +504,8 @@ static sp_status range(sp_kernel_context *context) {
   if (start_tensor->rank || limit_tensor->rank || delta_tensor->rank)
     return sp_kernel_fail(context, SP_ERROR_MISMATCH, "start, limit and delta must be scalars");
   sp_dtype dtype = start_tensor->dtype;
+  if (!sp_dtype_is_float(dtype) && !sp_dtype_is_integer(dtype))
+    return sp_kernel_fail(context, SP_ERROR_MISMATCH, "start must be a number, found %s", sp_dtype_name(dtype));
   double start = sp_tensor_get_double(start_tensor, 0), limit = sp_tensor_get_double(limit_tensor, 0),
          delta = sp_tensor_get_double(delta_tensor, 0);
   if (delta == 0 || (delta > 0 && start > limit) || (delta < 0 && start < limit))
@@ -548,10 +544,7 @@ static sp_status tile(sp_kernel_context *context) {
     int64_t offset = 0;
     for (int d = 0; d < input->rank; d++) offset += (counter[d] % input->shape[d]) * strides[d];
     SP_TRY(copy_elements(out, i, input, offset, 1));
-    for (int d = input->rank - 1; d >= 0; d--) {
-      if (++counter[d] < shape[d]) break;
-      counter[d] = 0;
-    }
+    sp_index_advance(input->rank, shape, counter);
   }
   return SP_OK;
 }
@@ -585,10 +578,7 @@ static sp_status pad(sp_kernel_context *context) {
     int64_t offset = 0;
     for (int d = 0; d < input->rank; d++) offset += (counter[d] + before[d]) * strides[d];
     SP_TRY(copy_elements(out, offset, input, i, 1));
-    for (int d = input->rank - 1; d >= 0; d--) {
-      if (++counter[d] < input->shape[d]) break;
-      counter[d] = 0;
-    }
+    sp_index_advance(input->rank, input->shape, counter);
   }
   return SP_OK;
 }
@@ -617,10 +607,7 @@ static sp_status broadcast_to(sp_kernel_context *context) {
     int64_t offset = 0;
     for (size_t d = 0; d < rank; d++) offset += (multiples[d] == 1 ? counter[d] : 0) * strides[d];
     SP_TRY(copy_elements(out, i, input, offset, 1));
-    for (int d = (int)rank - 1; d >= 0; d--) {
-      if (++counter[d] < shape[d]) break;
-      counter[d] = 0;
-    }
+    sp_index_advance((int)rank, shape, counter);
   }
   return SP_OK;
 }

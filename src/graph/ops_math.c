@@ -141,25 +141,17 @@ static int integer_binary(binary_kind kind, int64_t a, int64_t b, int64_t *resul
   }
 }
 
-static int compare_doubles(binary_kind kind, double a, double b) {
+/* Whether a comparison holds given the operands' order (-1, 0, 1); unordered (NaN) pairs compare
+ * unequal and neither greater nor less, as in IEEE 754. */
+static int comparison_holds(binary_kind kind, int order, int unordered) {
+  if (unordered) return kind == NOT_EQUAL;
   switch (kind) {
-    case GREATER: return a > b;
-    case GREATER_EQUAL: return a >= b;
-    case LESS: return a < b;
-    case LESS_EQUAL: return a <= b;
-    case EQUAL: return a == b;
-    default: return a != b;
-  }
-}
-
-static int compare_integers(binary_kind kind, int64_t a, int64_t b) {
-  switch (kind) {
-    case GREATER: return a > b;
-    case GREATER_EQUAL: return a >= b;
-    case LESS: return a < b;
-    case LESS_EQUAL: return a <= b;
-    case EQUAL: return a == b;
-    default: return a != b;
+    case GREATER: return order > 0;
+    case GREATER_EQUAL: return order >= 0;
+    case LESS: return order < 0;
+    case LESS_EQUAL: return order <= 0;
+    case EQUAL: return order == 0;
+    default: return order != 0;
   }
 }
 
@@ -222,12 +214,13 @@ static sp_status binary_elements(sp_kernel_context *context, binary_kind kind, c
       ((uint8_t *)out->data)[i] = (uint8_t)(kind == LOGICAL_AND ? x && y : x || y);
     } else if (sp_dtype_is_float(a->dtype)) {
       double x = sp_tensor_get_double(a, p), y = sp_tensor_get_double(b, q);
-      if (is_comparison(kind)) ((uint8_t *)out->data)[i] = (uint8_t)compare_doubles(kind, x, y);
+      if (is_comparison(kind))
+        ((uint8_t *)out->data)[i] = (uint8_t)comparison_holds(kind, (x > y) - (x < y), isnan(x) || isnan(y));
       else sp_tensor_set_double(out, i, float_binary(kind, x, y));
     } else {
       int64_t x = sp_tensor_get_int(a, p), y = sp_tensor_get_int(b, q), result;
       if (is_comparison(kind)) {
-        ((uint8_t *)out->data)[i] = (uint8_t)compare_integers(kind, x, y);
+        ((uint8_t *)out->data)[i] = (uint8_t)comparison_holds(kind, (x > y) - (x < y), 0);
       } else {
         if (!integer_binary(kind, x, y, &result))
           return sp_kernel_fail(context, SP_ERROR_INVALID_ARGUMENT,

@@ -115,10 +115,7 @@ static sp_status batch_mat_mul(sp_kernel_context *context) {
     for (int d = 0; d < batch_rank; d++) a_offset += counter[d] * a_strides[d], b_offset += counter[d] * b_strides[d];
     multiply(a->dtype, (const char *)a->data + (size_t)a_offset * element, (const char *)b->data + (size_t)b_offset * element,
              (char *)out->data + (size_t)(i * m * n) * element, m, n, k, adjoint_a, adjoint_b);
-    for (int d = batch_rank - 1; d >= 0; d--) {
-      if (++counter[d] < shape[d]) break;
-      counter[d] = 0;
-    }
+    sp_index_advance(batch_rank, shape, counter);
   }
   return SP_OK;
 }
@@ -231,22 +228,30 @@ static sp_status input_nhwc(sp_kernel_context *context, const sp_tensor *input, 
   return SP_OK;
 }
 
+/* Inputs, layout, filter and window of Conv2D and DepthwiseConv2dNative (filter [h, w, in, k]). */
+static sp_status convolution_setup(sp_kernel_context *context, int blas_types_only, const sp_tensor **input,
+                                   const sp_tensor **filter, window *w) {
+  SP_TRY(sp_kernel_input(context, 0, input));
+  SP_TRY(sp_kernel_input(context, 1, filter));
+  SP_TRY(require_nhwc(context));
+  SP_TRY(input_nhwc(context, *input, w));
+  sp_dtype dtype = (*input)->dtype;
+  int usable = blas_types_only ? dtype == SP_FLOAT32 || dtype == SP_FLOAT64 : sp_dtype_is_float(dtype);
+  if ((*filter)->rank != 4 || (*filter)->shape[2] != w->channels || (*filter)->dtype != dtype || !usable)
+    return sp_kernel_fail(context, SP_ERROR_MISMATCH, "needs a %s filter [h, w, %lld, k] of the input's dtype, got %s",
+                          blas_types_only ? "float32 or float64" : "floating-point", (long long)w->channels,
+                          sp_dtype_name((*filter)->dtype));
+  w->k_h = (*filter)->shape[0];
+  w->k_w = (*filter)->shape[1];
+  SP_TRY(nhwc_pair(context, "strides", &w->stride_h, &w->stride_w));
+  SP_TRY(nhwc_pair(context, "dilations", &w->dilation_h, &w->dilation_w));
+  return window_geometry(context, w);
+}
+
 static sp_status conv_2d(sp_kernel_context *context) {
   const sp_tensor *input, *filter;
-  SP_TRY(sp_kernel_input(context, 0, &input));
-  SP_TRY(sp_kernel_input(context, 1, &filter));
-  SP_TRY(require_nhwc(context));
   window w = {0};
-  SP_TRY(input_nhwc(context, input, &w));
-  if (filter->rank != 4 || filter->shape[2] != w.channels || filter->dtype != input->dtype ||
-      (input->dtype != SP_FLOAT32 && input->dtype != SP_FLOAT64))
-    return sp_kernel_fail(context, SP_ERROR_MISMATCH, "needs a float filter [h, w, %lld, out] of the input's dtype",
-                          (long long)w.channels);
-  w.k_h = filter->shape[0];
-  w.k_w = filter->shape[1];
-  SP_TRY(nhwc_pair(context, "strides", &w.stride_h, &w.stride_w));
-  SP_TRY(nhwc_pair(context, "dilations", &w.dilation_h, &w.dilation_w));
-  SP_TRY(window_geometry(context, &w));
+  SP_TRY(convolution_setup(context, 1, &input, &filter, &w));
   int64_t out_c = filter->shape[3], patch = w.k_h * w.k_w * w.channels, positions = w.out_h * w.out_w;
   int64_t shape[4] = {w.batch, w.out_h, w.out_w, out_c};
   sp_tensor *out;
@@ -278,18 +283,8 @@ static sp_status conv_2d(sp_kernel_context *context) {
 
 static sp_status depthwise_conv_2d(sp_kernel_context *context) {
   const sp_tensor *input, *filter;
-  SP_TRY(sp_kernel_input(context, 0, &input));
-  SP_TRY(sp_kernel_input(context, 1, &filter));
-  SP_TRY(require_nhwc(context));
   window w = {0};
-  SP_TRY(input_nhwc(context, input, &w));
-  if (filter->rank != 4 || filter->shape[2] != w.channels || filter->dtype != input->dtype || !sp_dtype_is_float(input->dtype))
-    return sp_kernel_fail(context, SP_ERROR_MISMATCH, "needs a float filter [h, w, %lld, multiplier]", (long long)w.channels);
-  w.k_h = filter->shape[0];
-  w.k_w = filter->shape[1];
-  SP_TRY(nhwc_pair(context, "strides", &w.stride_h, &w.stride_w));
-  SP_TRY(nhwc_pair(context, "dilations", &w.dilation_h, &w.dilation_w));
-  SP_TRY(window_geometry(context, &w));
+  SP_TRY(convolution_setup(context, 0, &input, &filter, &w));
   int64_t multiplier = filter->shape[3], out_c = w.channels * multiplier;
   int64_t shape[4] = {w.batch, w.out_h, w.out_w, out_c};
   sp_tensor *out;

@@ -61,6 +61,10 @@ static sp_status store_default(sp_kernel_context *context, const dense_spec *spe
     return sp_kernel_fail(context, SP_ERROR_INVALID_ARGUMENT, "feature '%s' is required but the example lacks it",
                           spec->key);
   int64_t available = sp_tensor_count(spec->fallback);
+  if (spec->fallback->dtype != spec->dtype || (available != 1 && available != spec->count))
+    return sp_kernel_fail(context, SP_ERROR_MISMATCH, "the default of feature '%s' is %lld %s values, not %lld %s",
+                          spec->key, (long long)available, sp_dtype_name(spec->fallback->dtype),
+                          (long long)spec->count, sp_dtype_name(spec->dtype));
   for (int64_t i = 0; i < spec->count; i++)
     SP_TRY(sp_tensor_copy_element(out, base + i, spec->fallback, available == 1 ? 0 : i));
   return SP_OK;

@@ -46,13 +46,6 @@ static int64_t output_index(const reduction *r, int rank, const int64_t *counter
   return index;
 }
 
-static void advance(int rank, const int64_t *shape, int64_t *counter) {
-  for (int d = rank - 1; d >= 0; d--) {
-    if (++counter[d] < shape[d]) return;
-    counter[d] = 0;
-  }
-}
-
 static double fold_double(reduce_kind kind, double accumulated, double value) {
   switch (kind) {
     case SUM: case MEAN: return accumulated + value;
@@ -118,7 +111,7 @@ static sp_status reduce(sp_kernel_context *context) {
       integers[o] = started[o] ? fold_integer(kind, integers[o], value) : value;
     }
     started[o] = 1;
-    advance(input->rank, input->shape, counter);
+    sp_index_advance(input->rank, input->shape, counter);
   }
   for (int64_t o = 0; o < out_count; o++) {
     if (floating) {
@@ -147,6 +140,8 @@ static sp_status arg_extreme(sp_kernel_context *context) {
   int64_t axis = axis_values[0] < 0 ? axis_values[0] + input->rank : axis_values[0];
   if (axis < 0 || axis >= input->rank) return sp_kernel_fail(context, SP_ERROR_INVALID_ARGUMENT, "axis is out of range");
   if (input->shape[axis] == 0) return sp_kernel_fail(context, SP_ERROR_INVALID_ARGUMENT, "reduces an empty axis");
+  if (!sp_dtype_is_float(input->dtype) && !sp_dtype_is_integer(input->dtype))
+    return sp_kernel_fail(context, SP_ERROR_MISMATCH, "is not defined for %s", sp_dtype_name(input->dtype));
   sp_dtype type;
   SP_TRY(sp_kernel_attr_type(context, "output_type", SP_INT64, &type));
   if (type != SP_INT32 && type != SP_INT64) return sp_kernel_fail(context, SP_ERROR_UNSUPPORTED, "output_type must be int32 or int64");

@@ -75,7 +75,7 @@ sp_status sp_graph_program_tensor(const sp_graph_program *program, const char *t
   int32_t node = sp_graph_program_find(program, name);
   free(name);
   if (node < 0) return sp_fail(SP_ERROR_NOT_FOUND, "the graph has no node for tensor '%s'", tensor_name);
-  if (index >= program->nodes[node].output_count && program->nodes[node].op)
+  if (index >= program->nodes[node].output_count)
     return sp_fail(SP_ERROR_NOT_FOUND, "tensor '%s': node '%s' has %d outputs", tensor_name,
                    program->nodes[node].name, program->nodes[node].output_count);
   edge->node = node;
@@ -143,7 +143,7 @@ static sp_status count_outputs(sp_graph_node *node) {
     return SP_OK;
   }
   if (!node->op) {
-    node->output_count = 0; /* grown while resolving references to it */
+    node->output_count = 1; /* at least one; grown while resolving references to it */
     return SP_OK;
   }
   if (node->op->flags & SP_OP_CALL) {

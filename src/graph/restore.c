@@ -7,8 +7,6 @@
 
 #include "formats/tf_bundle.h"
 
-int sp_graph_can_restore(void) { return 1; }
-
 static sp_status read_one(sp_bundle_reader *reader, const char *prefix, const char *key, sp_dtype dtype,
                           sp_tensor **tensor) {
   const sp_bundle_entry *entry = sp_bundle_find(reader, key);

@@ -10,10 +10,6 @@
 
 /* Reads keys[i] from the bundle at prefix into tensors[i] (new tensors the caller frees); on failure
  * none are returned. dtypes[i] is what the graph expects. */
-/* 1 when this build can read tensor bundles (and so restore variables). Always 1 since the
- * bundle reader exists; tests keep using it to say what they depend on. */
-int sp_graph_can_restore(void);
-
 sp_status sp_graph_restore_tensors(const char *prefix, size_t count, const char *const *keys, const sp_dtype *dtypes,
                                    sp_tensor **tensors) SP_MUST_CHECK;
 

@@ -14,15 +14,9 @@
 #include "core/file.h"
 #include "core/memory.h"
 #include "formats/example.h"
-#include "graph/restore.h"
 #include "graph/session.h"
 #include "graph_builder.h"
 #include "test_support.h"
-
-static void require_restore(void) {
-  if (!sp_graph_can_restore())
-    cr_skip_test("this build has no tensor-bundle reader yet, so variables cannot be restored");
-}
 
 static sp_graph_session *open_fixture(const char *relative, const char *tag_set) {
   char *path = sp_test_fixture(relative);
@@ -138,7 +132,6 @@ static void check_half_plus_two(const char *relative, float b, int has_y2, int h
 }
 
 Test(graph_fixtures, tf1_half_plus_two_family) {
-  require_restore();
   check_half_plus_two("tfserving-testdata/saved_model_half_plus_two_cpu/00000123", 2, 1, 0);
   check_half_plus_two("tfserving-testdata/saved_model_half_plus_two_2_versions/00000123", 2, 1, 1);
   check_half_plus_two("tfserving-testdata/saved_model_half_plus_two_2_versions/00000124", 2, 1, 1);
@@ -152,7 +145,6 @@ Test(graph_fixtures, tf1_half_plus_two_family) {
 }
 
 Test(graph_fixtures, mkl_variant_runs_its_main_op_and_conv_outputs) {
-  require_restore();
   check_half_plus_two("tfserving-testdata/saved_model_half_plus_two_mkl/00000123", 2, 1, 0);
 }
 
@@ -167,7 +159,6 @@ static char *fetch_string(sp_graph_session *session, const char *name) {
 }
 
 Test(graph_fixtures, init_ops_and_asset_feeds) {
-  require_restore();
   /* saved_model_bundle_test.cc: after loading, filename_tensor:0 holds "foo.txt" (legacy_init_op assigns it). */
   sp_graph_session *session = open_fixture("tf-cc-saved-model-testdata/half_plus_two/00000123", "serve");
   char *text = fetch_string(session, "filename_tensor:0");
@@ -185,7 +176,6 @@ Test(graph_fixtures, init_ops_and_asset_feeds) {
 /* ---------- TF2 object-graph SavedModels ---------- */
 
 Test(graph_fixtures, tf2_half_plus_two) {
-  require_restore();
   sp_graph_session *session = open_fixture("tfserving-testdata/saved_model_half_plus_two_tf2_cpu/00000123", "serve");
   int64_t one[1] = {1};
   float two[1] = {2}, three[1] = {3}, four[1] = {4};
@@ -215,7 +205,6 @@ Test(graph_fixtures, tf2_half_plus_two) {
 }
 
 Test(graph_fixtures, x_plus_y_v2) {
-  require_restore();
   sp_graph_session *session = open_fixture("tf-cc-saved-model-testdata/x_plus_y_v2_debuginfo", "serve");
   float two[1] = {2.5f}, three[1] = {3};
   sp_tensor *x = floats(0, NULL, two), *y = floats(0, NULL, three);
@@ -235,7 +224,6 @@ Test(graph_fixtures, x_plus_y_v2) {
 
 /* tfjs-node/src/saved_model_test.ts */
 Test(graph_fixtures, tfjs_node_saved_models) {
-  require_restore();
   const char *base = "tfjs-node-savedmodels/saved_model/";
   struct {
     const char *model, *signature;
@@ -272,7 +260,6 @@ Test(graph_fixtures, tfjs_node_saved_models) {
 }
 
 Test(graph_fixtures, tfjs_model_multi_output_two_inputs) {
-  require_restore();
   sp_graph_session *session = open_fixture("tfjs-node-savedmodels/saved_model/model_multi_output", "serve");
   int64_t three = 3;
   sp_tensor *x = sp_tensor_new(SP_INT32, 1, &three), *y = sp_tensor_new(SP_INT32, 1, &three);
@@ -297,7 +284,6 @@ Test(graph_fixtures, tfjs_model_multi_output_two_inputs) {
 
 /* export_counter.py: incr_counter adds 1, incr_counter_by adds delta, reset_counter sets 0. */
 Test(graph_fixtures, counter_sequence) {
-  require_restore();
   sp_graph_session *session = open_fixture("tfserving-testdata/saved_model_counter/00000123", "serve");
   float expected[] = {1, 2, 3};
   for (int i = 0; i < 3; i++) {
@@ -339,7 +325,6 @@ static void *increment_many(void *argument) {
 }
 
 Test(graph_fixtures, concurrent_runs_share_one_session) {
-  require_restore();
   sp_graph_session *session = open_fixture("tfserving-testdata/saved_model_counter/00000123", "serve");
   pthread_t threads[4];
   counter_thread states[4];
@@ -360,7 +345,6 @@ Test(graph_fixtures, concurrent_runs_share_one_session) {
 
 /* tensorflow/rust: regression-model (tags train,serve) predicts y_hat; regression_savedmodel trains. */
 Test(graph_fixtures, tf_rust_regression_models) {
-  require_restore();
   sp_graph_session *session = open_fixture("tf-rust-regression-savedmodel/regression-model", "train,serve");
   int64_t one[1] = {1};
   float two[1] = {2}, four[1] = {4};
@@ -417,7 +401,6 @@ static void check_keras(const char *relative, const char *input_key, int rank, c
 }
 
 Test(graph_fixtures, keras_house_price_matches_appendix_f) {
-  require_restore();
   float x[3 * 99];
   for (int i = 0; i < 99; i++) x[i] = 0, x[99 + i] = 1, x[198 + i] = -1 + 2.0f * (float)i / 98;
   int64_t shape[2] = {3, 99};
@@ -426,7 +409,6 @@ Test(graph_fixtures, keras_house_price_matches_appendix_f) {
 }
 
 Test(graph_fixtures, keras_savedmodels_match_numpy_over_their_weights) {
-  require_restore();
   /* Appendix F's values for these three (e.g. mlmath4 [4,5,+] -> 5906.63, handwritten ~0.1 everywhere)
    * come from the ".OPTIMIZER_SLOT/optimizer/v" tensors, which share each weight's key prefix; a numpy
    * forward pass over the slot tensors reproduces them exactly. The values below are numpy float32
@@ -460,7 +442,6 @@ Test(graph_fixtures, keras_savedmodels_match_numpy_over_their_weights) {
 }
 
 Test(graph_fixtures, keras_two_inputs_shared_submodel) {
-  require_restore();
   sp_graph_session *session = open_fixture("tf-rust-keras-savedmodel/keras_multiple_inputs_saved_model", "serve");
   int64_t shape[2] = {1, 5};
   float a[5] = {0.1f, 0.2f, 0.3f, 0.4f, 0.5f}, c[5] = {0.5f, 0.4f, 0.3f, 0.2f, 0.1f};

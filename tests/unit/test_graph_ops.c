@@ -59,6 +59,9 @@ static void run_case(ops_run *run, const char *name, const char *op, size_t inpu
   if (attrs) attrs(&b, node);
   size_t size;
   uint8_t *data = graph_builder_pack(&b, &size);
+  char *graph_path = sp_strdupf("%s/%d-graph.pb", run->directory, run->cases); /* a seed for fuzz_graph_run */
+  SP_ASSERT_OK(sp_write_file_atomic(graph_path, data, size));
+  free(graph_path);
   sp_graph_session *session;
   SP_ASSERT_OK(sp_graph_session_open_graph(data, size, name, NULL, &session));
   const char *fetch_names[8];

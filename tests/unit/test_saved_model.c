@@ -356,6 +356,8 @@ Test(not_saved_model, directory_lists_what_it_holds) {
   sp_saved_model *model;
   SP_ASSERT_FAILS(sp_saved_model_read(path, &model), SP_ERROR_NOT_FOUND, "holds no saved_model.pb");
   cr_assert(strstr(sp_last_error(), "my_model.h5 (an HDF5 file"), "%s", sp_last_error());
+  cr_assert(strstr(sp_last_error(), "handwritten.model (a SavedModel directory: pass this one)"), "%s", sp_last_error());
+  cr_assert(strstr(sp_last_error(), "my_model (a directory holding a TF.js model.json)"), "%s", sp_last_error());
   cr_assert(strstr(sp_last_error(), "my_model.keras (a Keras .keras archive)"), "%s", sp_last_error());
   cr_assert(strstr(sp_last_error(), "savepoint show <path>"), "%s", sp_last_error());
   free(path);
@@ -375,6 +377,13 @@ Test(not_saved_model, file_given_for_directory) {
   free(path);
   path = sp_test_fixture("tfserving-testdata/saved_model_counter/00000123/saved_model.pb");
   SP_ASSERT_FAILS(sp_saved_model_read(path, &model), SP_ERROR_INVALID_ARGUMENT, "the SavedModel protobuf itself");
+  free(path);
+}
+
+Test(not_saved_model, checkpoint_directory_names_the_prefix) {
+  char *path = sp_test_fixture("tf-trt-mnist-ckpt");
+  sp_saved_model *model;
+  SP_ASSERT_FAILS(sp_saved_model_read(path, &model), SP_ERROR_NOT_FOUND, "contains: TensorFlow checkpoint 'model.ckpt-46900'");
   free(path);
 }
 
