@@ -4,6 +4,7 @@
 
 #include "savepoint/manifest.h"
 #include "savepoint/registry.h"
+#include "savepoint/saved_model.h"
 #include "savepoint/status.h"
 #include "savepoint/tensor.h"
 #include "savepoint/version.h"
