@@ -4,6 +4,7 @@
 
 #include "savepoint/manifest.h"
 #include "savepoint/registry.h"
+#include "savepoint/serve.h"
 #include "savepoint/status.h"
 #include "savepoint/tensor.h"
 #include "savepoint/version.h"

@@ -9,10 +9,12 @@
 
 int sp_cli_manifest(int argc, char **argv);
 int sp_cli_registry(int argc, char **argv);
+int sp_cli_serve(int argc, char **argv);
 
 static const sp_cli_command commands[] = {
     {"manifest", "write the sha256sum-style manifest of an artifact", sp_cli_manifest},
     {"registry", "artifact registry: list, show, history, label, verify, add, gc", sp_cli_registry},
+    {"serve", "TF Serving REST API over versioned model directories, with safe hot reload", sp_cli_serve},
     {NULL, NULL, NULL},
 };
 
