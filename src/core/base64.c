@@ -6,6 +6,7 @@
 static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 sp_status sp_base64_encode(const void *data, size_t size, sp_buffer *out) {
+  if (size == 0) return SP_OK;
   SP_TRY(sp_buffer_reserve(out, sp_base64_encoded_length(size)));
   const unsigned char *bytes = data;
   char *cursor = (char *)out->data + out->size;
