@@ -538,6 +538,12 @@ static int poll_model(sp_model_manager *manager, served_model *model, int *waiti
     }
     if (!load_version(manager, model, entry) && entry->state == SP_VERSION_END) again = 1;
   }
+  if (again) {
+    /* A wanted version just failed: choose again (a lower version may be wanted now) before
+     * unloading anything, or the version that keeps serving could be the one unloaded. */
+    free(aspired);
+    return again;
+  }
   int pending = 0, available = 0;
   for (size_t i = 0; i < model->count; i++) {
     if (!aspired[i]) continue;
