@@ -5,11 +5,11 @@
  * requests, unload, exit 0); SIGHUP re-reads --model_config_file.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "savepoint/serve.h"
@@ -180,10 +180,39 @@ static int read_flag(flag_reader *reader, sp_serve_options *options) {
   return 0;
 }
 
-static int wait_for_signals(sp_server *server, const sigset_t *signals) {
+/* Signals reach this thread through a pipe: libraries start threads before main (OpenBLAS) that
+ * do not block signals, so sigwait alone could miss a signal delivered to one of them — and its
+ * default action would kill the process mid-drain. */
+static int signal_pipe[2] = {-1, -1};
+
+static void forward_signal(int number) {
+  int saved = errno;
+  unsigned char byte = (unsigned char)number;
+  ssize_t ignored = write(signal_pipe[1], &byte, 1);
+  (void)ignored;
+  errno = saved;
+}
+
+static int install_signal_handlers(void) {
+  if (pipe(signal_pipe) != 0) return 0;
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_handler = forward_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  int numbers[] = {SIGTERM, SIGINT, SIGHUP};
+  for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++)
+    if (sigaction(numbers[i], &action, NULL) != 0) return 0;
+  signal(SIGPIPE, SIG_IGN);
+  return 1;
+}
+
+static int wait_for_signals(sp_server *server) {
   for (;;) {
-    int received = 0;
-    if (sigwait(signals, &received) != 0) continue;
+    unsigned char received = 0;
+    ssize_t got = read(signal_pipe[0], &received, 1);
+    if (got < 0 && errno == EINTR) continue;
+    if (got != 1) received = SIGTERM;
     if (received == SIGHUP) {
       (void)sp_server_reload_config(server); /* reported by the server either way */
       continue;
@@ -212,16 +241,12 @@ int sp_cli_serve(int argc, char **argv) {
   }
   if (!options.model_base_path && !options.model_config_file)
     return sp_cli_usage_error(command, "give --model_base_path (and --model_name) or --model_config_file");
-  /* Signals are taken synchronously by this thread; every server thread inherits the mask. */
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, NULL);
-  signal(SIGPIPE, SIG_IGN);
+  if (!install_signal_handlers()) {
+    fprintf(stderr, "savepoint serve: cannot install signal handlers: %s\n", strerror(errno));
+    return 1;
+  }
   sp_server *server = NULL;
   sp_status status = sp_server_start(&options, &server);
   if (status != SP_OK) return sp_cli_report(command, status);
-  return wait_for_signals(server, &signals);
+  return wait_for_signals(server);
 }

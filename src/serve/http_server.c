@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -235,6 +236,9 @@ size_t sp_http_server_stop(sp_http_server *server, double drain_seconds) {
   if (!server) return 0;
   atomic_store(&server->draining, 1);
   server->listener = MHD_quiesce_daemon(server->daemon);
+  /* Refuse new connections now rather than leave them waiting in the backlog until the drain
+   * ends; the descriptor itself stays open until MHD has stopped, as MHD requires. */
+  if (server->listener != MHD_INVALID_SOCKET) shutdown(server->listener, SHUT_RDWR);
   double deadline = seconds_now() + drain_seconds;
   while (atomic_load(&server->in_flight) > 0 && seconds_now() < deadline) {
     struct timespec pause = {0, 5 * 1000 * 1000};

@@ -110,15 +110,16 @@ static sp_status malformed(const char *method, const char *path) {
   return sp_fail(SP_ERROR_INVALID_ARGUMENT, "Malformed request: %s %s", method, shown);
 }
 
-static sp_status parse_version(const char **cursor, int64_t *version) {
+static sp_status parse_version(const char *method, const char *path, const char **cursor, int64_t *version) {
   const char *c = *cursor;
   int64_t value = 0;
   size_t digits = 0;
   for (; *c >= '0' && *c <= '9'; c++, digits++) {
-    if (value > (INT64_MAX - (*c - '0')) / 10) return sp_fail(SP_ERROR_INVALID_ARGUMENT, "version is out of range");
+    if (value > (INT64_MAX - (*c - '0')) / 10)
+      return sp_fail(SP_ERROR_INVALID_ARGUMENT, "Failed to convert version to numeric: it is out of range");
     value = value * 10 + (*c - '0');
   }
-  if (digits == 0 || (*c && *c != '/' && *c != ':')) return SP_ERROR_INVALID_ARGUMENT;
+  if (digits == 0 || (*c && *c != '/' && *c != ':')) return malformed(method, path);
   *cursor = c;
   *version = value;
   return SP_OK;
@@ -134,7 +135,7 @@ static sp_status parse_route(const char *method, const char *path, route *parsed
   SP_TRY(decode_component(&cursor, parsed->name, sizeof parsed->name, "model name"));
   if (consume_case(&cursor, "/versions/")) {
     parsed->request.choice = SP_CHOOSE_VERSION;
-    if (parse_version(&cursor, &parsed->request.version) != SP_OK) return malformed(method, path);
+    SP_TRY(parse_version(method, path, &cursor, &parsed->request.version));
   } else if (consume_case(&cursor, "/labels/")) {
     parsed->request.choice = SP_CHOOSE_LABEL;
     SP_TRY(decode_component(&cursor, parsed->label, sizeof parsed->label, "version label"));
