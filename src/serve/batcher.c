@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "core/memory.h"
+#include "serve/sync.h"
 
 typedef struct batch_member {
   size_t input_count;
@@ -195,24 +196,10 @@ static sp_status collect(batch *finished, batch_member *member, int *alone) {
   return status;
 }
 
-static void deadline_after(struct timespec *deadline, int64_t micros) {
-  clock_gettime(CLOCK_MONOTONIC, deadline);
-  deadline->tv_sec += micros / 1000000;
-  deadline->tv_nsec += (long)(micros % 1000000) * 1000;
-  if (deadline->tv_nsec >= 1000000000L) {
-    deadline->tv_sec++;
-    deadline->tv_nsec -= 1000000000L;
-  }
-}
-
 static sp_status new_batch(const sp_servable *servable, const sp_signature *signature, batch **created) {
   *created = sp_alloc_zeroed(1, sizeof **created);
   if (!*created) return SP_ERROR_NO_MEMORY;
-  pthread_condattr_t attributes;
-  pthread_condattr_init(&attributes);
-  pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-  pthread_cond_init(&(*created)->changed, &attributes);
-  pthread_condattr_destroy(&attributes);
+  sp_clock_condition_init(&(*created)->changed);
   (*created)->servable = servable;
   (*created)->signature = signature;
   return SP_OK;
@@ -251,8 +238,7 @@ static sp_status lead(sp_batcher *batcher, const sp_servable *servable, const sp
   }
   own->references++; /* the leader's own hold, released after it has handed out the results */
   batcher->open = own;
-  struct timespec deadline;
-  deadline_after(&deadline, batcher->options.batch_timeout_micros);
+  struct timespec deadline = sp_clock_deadline((double)batcher->options.batch_timeout_micros / 1e6);
   while (!own->closed && pthread_cond_timedwait(&own->changed, &batcher->lock, &deadline) != ETIMEDOUT) {
   }
   if (batcher->open == own) batcher->open = NULL;

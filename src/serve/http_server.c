@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/memory.h"
+#include "serve/sync.h"
 
 struct sp_http_server {
   struct MHD_Daemon *daemon;
@@ -37,12 +38,6 @@ typedef struct request_state {
   double started;
   int too_large, timed_out, counted;
 } request_state;
-
-static double seconds_now(void) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
 
 static void add_common_headers(const sp_http_server *server, struct MHD_Response *response, const char *content_type) {
   MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
@@ -90,7 +85,7 @@ static enum MHD_Result send_error(sp_http_server *server, struct MHD_Connection 
 static enum MHD_Result first_call(sp_http_server *server, struct MHD_Connection *connection, request_state **state) {
   *state = sp_alloc_zeroed(1, sizeof **state);
   if (!*state) return MHD_NO;
-  (*state)->started = seconds_now();
+  (*state)->started = sp_clock_seconds();
   const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
   if (length && strtoull(length, NULL, 10) > server->options.max_body_bytes) {
     /* Refuse before reading it; answering now makes MHD close the connection afterwards. */
@@ -104,7 +99,7 @@ static enum MHD_Result first_call(sp_http_server *server, struct MHD_Connection 
 }
 
 static enum MHD_Result receive(sp_http_server *server, request_state *state, const char *data, size_t *size) {
-  if (seconds_now() - state->started > server->options.timeout_ms / 1000.0) {
+  if (sp_clock_seconds() - state->started > server->options.timeout_ms / 1000.0) {
     state->timed_out = 1;
     return MHD_NO; /* a client still uploading after the timeout loses its connection */
   }
@@ -239,8 +234,8 @@ size_t sp_http_server_stop(sp_http_server *server, double drain_seconds) {
   /* Refuse new connections now rather than leave them waiting in the backlog until the drain
    * ends; the descriptor itself stays open until MHD has stopped, as MHD requires. */
   if (server->listener != MHD_INVALID_SOCKET) shutdown(server->listener, SHUT_RDWR);
-  double deadline = seconds_now() + drain_seconds;
-  while (atomic_load(&server->in_flight) > 0 && seconds_now() < deadline) {
+  double deadline = sp_clock_seconds() + drain_seconds;
+  while (atomic_load(&server->in_flight) > 0 && sp_clock_seconds() < deadline) {
     struct timespec pause = {0, 5 * 1000 * 1000};
     nanosleep(&pause, NULL);
   }

@@ -46,6 +46,15 @@ static void *arena_allocate(sp_json_document *document, size_t size) {
   return memory;
 }
 
+/* A copy of count elements of size bytes in the arena (children leaving the scratch stack);
+ * NULL for none, or when out of memory. */
+static void *arena_copy(sp_json_document *document, const void *source, size_t count, size_t size) {
+  if (count == 0) return NULL;
+  void *copy = arena_allocate(document, count * size);
+  if (copy) memcpy(copy, source, count * size);
+  return copy;
+}
+
 /* ---------- parser state ---------- */
 
 typedef struct parser {
@@ -206,7 +215,7 @@ int sp_utf8_valid(const char *bytes, size_t length) {
   return 1;
 }
 
-static int hex_value(int c) {
+int sp_hex_digit_value(int c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -217,7 +226,7 @@ static sp_status read_hex4(parser *state, uint32_t *code) {
   if (state->length - state->position < 4) return parse_error(state, "Incorrect hex digit after \\u escape in string.");
   uint32_t value = 0;
   for (int i = 0; i < 4; i++) {
-    int digit = hex_value((unsigned char)state->text[state->position + i]);
+    int digit = sp_hex_digit_value((unsigned char)state->text[state->position + i]);
     if (digit < 0) return parse_error(state, "Incorrect hex digit after \\u escape in string.");
     value = value << 4 | (uint32_t)digit;
   }
@@ -261,11 +270,11 @@ static sp_status read_escape(parser *state, char *out, size_t *written) {
   }
   if (c != 'u') return parse_error(state, "Invalid escape character in string.");
   state->position++;
-  uint32_t code;
+  uint32_t code = 0;
   SP_TRY(read_hex4(state, &code));
   if (code >= 0xdc00 && code <= 0xdfff) return parse_error(state, "The surrogate pair in string is invalid.");
   if (code >= 0xd800 && code <= 0xdbff) {
-    uint32_t low;
+    uint32_t low = 0;
     if (!consume_literal(state, "\\u")) return parse_error(state, "The surrogate pair in string is invalid.");
     SP_TRY(read_hex4(state, &low));
     if (low < 0xdc00 || low > 0xdfff) return parse_error(state, "The surrogate pair in string is invalid.");
@@ -330,17 +339,11 @@ static sp_status parse_array(parser *state, sp_json_node *node, int depth) {
     }
   }
   state->position++;
-  size_t count = state->item_count - first;
   node->type = SP_JSON_ARRAY;
-  node->length = (uint32_t)count;
-  node->value.items = NULL;
-  if (count) {
-    node->value.items = arena_allocate(state->document, count * sizeof *state->items);
-    if (!node->value.items) return SP_ERROR_NO_MEMORY;
-    memcpy(node->value.items, state->items + first, count * sizeof *state->items);
-  }
+  node->length = (uint32_t)(state->item_count - first);
+  node->value.items = arena_copy(state->document, state->items + first, node->length, sizeof *state->items);
   state->item_count = first;
-  return SP_OK;
+  return node->length && !node->value.items ? SP_ERROR_NO_MEMORY : SP_OK;
 }
 
 static sp_status parse_object(parser *state, sp_json_node *node, int depth) {
@@ -368,17 +371,11 @@ static sp_status parse_object(parser *state, sp_json_node *node, int depth) {
     }
   }
   state->position++;
-  size_t count = state->member_count - first;
   node->type = SP_JSON_OBJECT;
-  node->length = (uint32_t)count;
-  node->value.members = NULL;
-  if (count) {
-    node->value.members = arena_allocate(state->document, count * sizeof *state->members);
-    if (!node->value.members) return SP_ERROR_NO_MEMORY;
-    memcpy(node->value.members, state->members + first, count * sizeof *state->members);
-  }
+  node->length = (uint32_t)(state->member_count - first);
+  node->value.members = arena_copy(state->document, state->members + first, node->length, sizeof *state->members);
   state->member_count = first;
-  return SP_OK;
+  return node->length && !node->value.members ? SP_ERROR_NO_MEMORY : SP_OK;
 }
 
 static sp_status parse_value(parser *state, sp_json_node *node, int depth) {

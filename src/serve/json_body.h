@@ -86,6 +86,8 @@ const char *sp_json_type_name(const sp_json_node *node);
  * "[...]" / "{...}" with the element count. Returns out. */
 const char *sp_json_node_preview(const sp_json_node *node, char *out, size_t capacity);
 
+/* The value of the hexadecimal digit c, or -1. */
+int sp_hex_digit_value(int c);
 /* 1 when bytes[0..length) is valid UTF-8 (the rules strings in a body must follow). */
 int sp_utf8_valid(const char *bytes, size_t length);
 

@@ -745,29 +745,28 @@ static sp_status build_feature(example_scratch *scratch, const char *name, const
   size_t count = content->type == SP_JSON_ARRAY ? content->length : 1;
   if (count == 0) return SP_OK;
   built->feature.kind_case = feature_kind(&values[0]);
+  tensorflow__int64_list__init(&built->int64_list);
+  tensorflow__float_list__init(&built->float_list);
+  tensorflow__bytes_list__init(&built->bytes_list);
+  void *list = NULL;
   switch (built->feature.kind_case) {
     case TENSORFLOW__FEATURE__KIND_INT64_LIST:
-      tensorflow__int64_list__init(&built->int64_list);
       built->int64_list.n_value = count;
-      built->int64_list.value = scratch_allocate(scratch, count, sizeof *built->int64_list.value);
-      if (!built->int64_list.value) return SP_ERROR_NO_MEMORY;
+      list = built->int64_list.value = scratch_allocate(scratch, count, sizeof *built->int64_list.value);
       break;
     case TENSORFLOW__FEATURE__KIND_FLOAT_LIST:
-      tensorflow__float_list__init(&built->float_list);
       built->float_list.n_value = count;
-      built->float_list.value = scratch_allocate(scratch, count, sizeof *built->float_list.value);
-      if (!built->float_list.value) return SP_ERROR_NO_MEMORY;
+      list = built->float_list.value = scratch_allocate(scratch, count, sizeof *built->float_list.value);
       break;
     case TENSORFLOW__FEATURE__KIND_BYTES_LIST:
-      tensorflow__bytes_list__init(&built->bytes_list);
       built->bytes_list.n_value = count;
-      built->bytes_list.value = scratch_allocate(scratch, count, sizeof *built->bytes_list.value);
-      if (!built->bytes_list.value) return SP_ERROR_NO_MEMORY;
+      list = built->bytes_list.value = scratch_allocate(scratch, count, sizeof *built->bytes_list.value);
       break;
     default:
       return sp_fail(SP_ERROR_INVALID_ARGUMENT, "Feature: %s has element with unexpected JSON type: %s", name,
                      sp_json_type_name(&values[0]));
   }
+  if (!list) return SP_ERROR_NO_MEMORY;
   for (size_t i = 0; i < count; i++) SP_TRY(add_feature_value(scratch, built, name, &values[i], i));
   return SP_OK;
 }

@@ -213,14 +213,18 @@ static sp_status no_labels(sp_buffer *out, const void *context) {
   return SP_OK;
 }
 
+static sp_status append_family(sp_buffer *out, const char *name, const char *type, const char *help) {
+  return sp_buffer_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
 static sp_status append_code(sp_buffer *out, int slot) {
   if (slot == CODE_SLOTS - 1) return sp_buffer_append_text(out, "code=\"other\"");
   return sp_buffer_printf(out, "code=\"%d\"", tracked_codes[slot]);
 }
 
 static sp_status render_requests(sp_metrics *metrics, sp_buffer *out) {
-  SP_TRY(sp_buffer_append_text(out, "# HELP savepoint_serving_requests_total Requests answered, by model version, API and HTTP code.\n"
-                                    "# TYPE savepoint_serving_requests_total counter\n"));
+  SP_TRY(append_family(out, "savepoint_serving_requests_total", "counter",
+                       "Requests answered, by model version, API and HTTP code."));
   for (size_t i = 0; i < metrics->request_count; i++) {
     const sp_request_series *series = metrics->requests[i];
     for (int slot = 0; slot < CODE_SLOTS; slot++) {
@@ -233,8 +237,8 @@ static sp_status render_requests(sp_metrics *metrics, sp_buffer *out) {
       SP_TRY(sp_buffer_printf(out, "} %" PRIu64 "\n", count));
     }
   }
-  SP_TRY(sp_buffer_append_text(out, "# HELP savepoint_serving_request_latency_seconds Time from a complete request to its response.\n"
-                                    "# TYPE savepoint_serving_request_latency_seconds histogram\n"));
+  SP_TRY(append_family(out, "savepoint_serving_request_latency_seconds", "histogram",
+                       "Time from a complete request to its response."));
   for (size_t i = 0; i < metrics->request_count; i++)
     SP_TRY(append_histogram(out, "savepoint_serving_request_latency_seconds", request_labels, metrics->requests[i],
                             &metrics->requests[i]->latency, latency_bounds, LATENCY_BUCKETS - 1));
@@ -242,8 +246,8 @@ static sp_status render_requests(sp_metrics *metrics, sp_buffer *out) {
 }
 
 static sp_status render_loads(sp_metrics *metrics, sp_buffer *out) {
-  SP_TRY(sp_buffer_append_text(out, "# HELP savepoint_serving_model_loads_total Load attempts of a model version, by result.\n"
-                                    "# TYPE savepoint_serving_model_loads_total counter\n"));
+  SP_TRY(append_family(out, "savepoint_serving_model_loads_total", "counter",
+                       "Load attempts of a model version, by result."));
   for (size_t i = 0; i < metrics->load_count; i++) {
     const load_series *series = metrics->loads[i];
     for (int success = 1; success >= 0; success--) {
@@ -254,8 +258,8 @@ static sp_status render_loads(sp_metrics *metrics, sp_buffer *out) {
                                                              memory_order_relaxed)));
     }
   }
-  SP_TRY(sp_buffer_append_text(out, "# HELP savepoint_serving_model_load_seconds Duration of load attempts (verify, load, warm up).\n"
-                                    "# TYPE savepoint_serving_model_load_seconds histogram\n"));
+  SP_TRY(append_family(out, "savepoint_serving_model_load_seconds", "histogram",
+                       "Duration of load attempts (verify, load, warm up)."));
   for (size_t i = 0; i < metrics->load_count; i++)
     SP_TRY(append_histogram(out, "savepoint_serving_model_load_seconds", load_labels, metrics->loads[i],
                             &metrics->loads[i]->duration, load_bounds, LOAD_BUCKETS - 1));
@@ -267,8 +271,7 @@ sp_status sp_metrics_render(sp_metrics *metrics, sp_buffer *out) {
   sp_status status = render_requests(metrics, out);
   if (status == SP_OK) status = render_loads(metrics, out);
   if (status == SP_OK)
-    status = sp_buffer_append_text(out, "# HELP savepoint_http_requests_total HTTP responses by status code.\n"
-                                        "# TYPE savepoint_http_requests_total counter\n");
+    status = append_family(out, "savepoint_http_requests_total", "counter", "HTTP responses by status code.");
   for (int slot = 0; status == SP_OK && slot < CODE_SLOTS; slot++) {
     uint64_t count = atomic_load_explicit(&metrics->http_codes[slot], memory_order_relaxed);
     if (count == 0 && slot != 0) continue;
@@ -277,8 +280,7 @@ sp_status sp_metrics_render(sp_metrics *metrics, sp_buffer *out) {
     if (status == SP_OK) status = sp_buffer_printf(out, "} %" PRIu64 "\n", count);
   }
   if (status == SP_OK && atomic_load_explicit(&metrics->batch_rows.count, memory_order_relaxed) > 0) {
-    status = sp_buffer_append_text(out, "# HELP savepoint_serving_batch_rows Rows per server-side batch.\n"
-                                        "# TYPE savepoint_serving_batch_rows histogram\n");
+    status = append_family(out, "savepoint_serving_batch_rows", "histogram", "Rows per server-side batch.");
     if (status == SP_OK)
       status = append_histogram(out, "savepoint_serving_batch_rows", no_labels, NULL, &metrics->batch_rows,
                                 batch_bounds, BATCH_BUCKETS - 1);

@@ -27,6 +27,7 @@
 
 #include "core/memory.h"
 #include "savepoint/version.h"
+#include "serve/sync.h"
 #include "serve/json_tensor.h"
 #include "serve/version_watch.h"
 
@@ -107,12 +108,6 @@ static void log_message(sp_model_manager *manager, const char *format, ...) {
   va_end(args);
   if (manager->options.log) manager->options.log(manager->options.log_context, message);
   else fprintf(stderr, "savepoint serve: %s\n", message);
-}
-
-static double monotonic_seconds(void) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
 static void utc_timestamp(char *out, size_t capacity) {
@@ -341,14 +336,14 @@ static int load_version(sp_model_manager *manager, served_model *model, version_
   entry->state = SP_VERSION_LOADING;
   pthread_mutex_unlock(&manager->lock);
   log_message(manager, "loading model '%s' version %" PRId64 " from '%s'", model->config.name, entry->version, entry->path);
-  double started = monotonic_seconds();
+  double started = sp_clock_seconds();
   sp_loaded_version *loaded = NULL;
   sp_status status = build_version(manager, model, entry, &loaded);
   sp_directory_fingerprint after;
   int changed = 0;
   if (status == SP_OK && sp_watch_fingerprint(entry->path, &after) == SP_OK)
     changed = strcmp(after.sha256, entry->fingerprint.sha256) != 0;
-  double seconds = monotonic_seconds() - started;
+  double seconds = sp_clock_seconds() - started;
   if (status == SP_OK && changed) {
     loaded_version_free(loaded);
     pthread_mutex_lock(&manager->lock);
@@ -650,15 +645,7 @@ static void *manager_main(void *argument) {
   while (!manager->stopping) {
     if (!manager->wake_requested) {
       if (manager->options.poll_seconds > 0) {
-        struct timespec deadline;
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        double whole = floor(manager->options.poll_seconds);
-        deadline.tv_sec += (time_t)whole;
-        deadline.tv_nsec += (long)((manager->options.poll_seconds - whole) * 1e9);
-        if (deadline.tv_nsec >= 1000000000L) {
-          deadline.tv_sec++;
-          deadline.tv_nsec -= 1000000000L;
-        }
+        struct timespec deadline = sp_clock_deadline(manager->options.poll_seconds);
         while (!manager->stopping && !manager->wake_requested &&
                pthread_cond_timedwait(&manager->wake, &manager->lock, &deadline) != ETIMEDOUT) {
         }
@@ -694,11 +681,7 @@ sp_status sp_model_manager_new(const sp_model_manager_options *options, sp_model
   created->options.tag_set = created->tag_set;
   created->options.instance = created->instance;
   pthread_mutex_init(&created->lock, NULL);
-  pthread_condattr_t attributes;
-  pthread_condattr_init(&attributes);
-  pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-  pthread_cond_init(&created->wake, &attributes);
-  pthread_condattr_destroy(&attributes);
+  sp_clock_condition_init(&created->wake);
   if (!created->tag_set || (options->instance && !created->instance)) {
     sp_model_manager_free(created);
     *manager = NULL;
@@ -755,13 +738,7 @@ sp_status sp_model_manager_start(sp_model_manager *manager) {
 
 void sp_model_manager_free(sp_model_manager *manager) {
   if (!manager) return;
-  if (manager->thread_running) {
-    pthread_mutex_lock(&manager->lock);
-    manager->stopping = 1;
-    pthread_cond_signal(&manager->wake);
-    pthread_mutex_unlock(&manager->lock);
-    pthread_join(manager->thread, NULL);
-  }
+  if (manager->thread_running) sp_thread_stop(manager->thread, &manager->lock, &manager->wake, &manager->stopping);
   /* Unload everything; requests are over (the HTTP server stops first), so each drains at once. */
   for (size_t i = 0; i < manager->model_count; i++) {
     served_model *model = manager->models[i];

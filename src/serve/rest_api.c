@@ -18,6 +18,7 @@
 #include "core/memory.h"
 #include "formats/saved_model.h"
 #include "savepoint/version.h"
+#include "serve/sync.h"
 #include "serve/json_body.h"
 #include "serve/json_tensor.h"
 #include "serve/model_config.h"
@@ -73,13 +74,6 @@ static int consume_case(const char **cursor, const char *prefix) {
   return 1;
 }
 
-static int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 /* Percent-decodes the path component at *cursor (up to '/', ':' or the end) into out and checks it. */
 static sp_status decode_component(const char **cursor, char *out, size_t capacity, const char *what) {
   size_t used = 0;
@@ -87,7 +81,7 @@ static sp_status decode_component(const char **cursor, char *out, size_t capacit
   for (; *c && *c != '/' && *c != ':'; c++) {
     char byte = *c;
     if (byte == '%') {
-      int high = hex_digit(c[1]), low = high < 0 ? -1 : hex_digit(c[2]);
+      int high = sp_hex_digit_value((unsigned char)c[1]), low = high < 0 ? -1 : sp_hex_digit_value((unsigned char)c[2]);
       if (low < 0) return sp_fail(SP_ERROR_INVALID_ARGUMENT, "%s: bad percent-encoding in the URL", what);
       byte = (char)(high << 4 | low);
       c += 2;
@@ -320,12 +314,6 @@ static sp_status classify_or_regress(const sp_loaded_version *loaded, route_kind
   return status;
 }
 
-static double seconds_now(void) {
-  struct timespec now;
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
-
 static sp_api api_of(route_kind kind) {
   return kind == ROUTE_CLASSIFY ? SP_API_CLASSIFY : kind == ROUTE_REGRESS ? SP_API_REGRESS
                                 : kind == ROUTE_METADATA ? SP_API_METADATA
@@ -335,7 +323,7 @@ static sp_api api_of(route_kind kind) {
 /* Metadata, predict, classify, regress: everything that runs against one loaded version. */
 static void handle_version_request(const sp_rest_context *context, const route *parsed, const char *body,
                                    size_t body_length, sp_rest_response *response) {
-  double started = seconds_now();
+  double started = sp_clock_seconds();
   sp_json_document *document = NULL;
   const char *signature_name = NULL;
   sp_status status = SP_OK;
@@ -355,7 +343,7 @@ static void handle_version_request(const sp_rest_context *context, const route *
   }
   if (status != SP_OK) fail_response(response, status);
   sp_metrics_record_request(context->metrics, loaded ? loaded->series[api_of(parsed->kind)] : NULL, response->status,
-                            seconds_now() - started);
+                            sp_clock_seconds() - started);
   sp_loaded_version_release(loaded);
   sp_json_document_free(document);
 }

@@ -18,6 +18,7 @@
 #include "core/hash.h"
 #include "core/memory.h"
 #include "savepoint/registry.h"
+#include "serve/sync.h"
 #include "serve/http_server.h"
 #include "serve/metrics.h"
 #include "serve/model_config.h"
@@ -90,9 +91,7 @@ static void *watch_config(void *argument) {
   sp_server *server = argument;
   pthread_mutex_lock(&server->watch_lock);
   while (!server->stopping) {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += server->options.model_config_file_poll_wait_seconds;
+    struct timespec deadline = sp_clock_deadline(server->options.model_config_file_poll_wait_seconds);
     while (!server->stopping && pthread_cond_timedwait(&server->watch_wake, &server->watch_lock, &deadline) != ETIMEDOUT) {
     }
     if (server->stopping) break;
@@ -198,11 +197,7 @@ sp_status sp_server_start(const sp_serve_options *options, sp_server **server) {
   if (!created->options.host) created->options.host = "127.0.0.1";
   pthread_mutex_init(&created->reload_lock, NULL);
   pthread_mutex_init(&created->watch_lock, NULL);
-  pthread_condattr_t attributes;
-  pthread_condattr_init(&attributes);
-  pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-  pthread_cond_init(&created->watch_wake, &attributes);
-  pthread_condattr_destroy(&attributes);
+  sp_clock_condition_init(&created->watch_wake);
   sp_status status = SP_OK;
   if (options->model_config_file && !(created->config_file = sp_strdup(options->model_config_file)))
     status = SP_ERROR_NO_MEMORY;
@@ -227,13 +222,7 @@ int sp_server_port(const sp_server *server) { return server->http ? sp_http_serv
 void sp_server_stop(sp_server *server, size_t *unfinished) {
   if (unfinished) *unfinished = 0;
   if (!server) return;
-  if (server->watcher_running) {
-    pthread_mutex_lock(&server->watch_lock);
-    server->stopping = 1;
-    pthread_cond_signal(&server->watch_wake);
-    pthread_mutex_unlock(&server->watch_lock);
-    pthread_join(server->watcher, NULL);
-  }
+  if (server->watcher_running) sp_thread_stop(server->watcher, &server->watch_lock, &server->watch_wake, &server->stopping);
   double drain = (server->options.rest_api_timeout_in_ms > 0 ? server->options.rest_api_timeout_in_ms : 30000) / 1000.0;
   size_t left = sp_http_server_stop(server->http, drain);
   if (unfinished) *unfinished = left;

@@ -54,6 +54,17 @@ def work_directory(name):
     return tempfile.mkdtemp(prefix=name + "-", dir=root)
 
 
+def run_test(name, body):
+    """The usual main(): fixtures required, body(work) in a fresh directory removed afterwards."""
+    require_fixtures()
+    work = work_directory(name)
+    try:
+        body(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("ok")
+
+
 def copy_model(fixture, destination, versions=None):
     """Copies tfserving-testdata/<fixture> (all versions, or the listed ones) to destination."""
     source = os.path.join(TESTDATA, fixture)
@@ -171,7 +182,7 @@ def require_runnable_saved_models(server, model):
             message = version["status"]["error_message"]
             if "GraphDef interpreter" in message:
                 server.kill()
-                skip("this build cannot run SavedModels yet: " + message)
+                skip("this build cannot run SavedModels yet (checks before this point passed): " + message)
 
 
 def require_config_files(server_log):

@@ -12,13 +12,11 @@ policy takes effect, a new model appears); a broken file changes nothing.
 """
 
 import os
-import shutil
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_support import (Server, check, copy_model, fail, require_config_files, require_fixtures,
-                           require_runnable_saved_models, work_directory)
+from serve_support import (Server, check, copy_model, fail, require_config_files, require_runnable_saved_models,
+                           run_test)
 
 
 def config_text(models):
@@ -65,16 +63,6 @@ def start(config, *extra):
         require_config_files(server.log())
         fail("server did not start:\n" + server.log())
     return server
-
-
-def main():
-    require_fixtures()
-    work = work_directory("serve-config")
-    try:
-        run(work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    print("ok")
 
 
 def run(work):
@@ -138,4 +126,4 @@ def run(work):
 
 
 if __name__ == "__main__":
-    main()
+    run_test("serve-config", run)

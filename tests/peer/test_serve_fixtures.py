@@ -17,8 +17,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_support import (TESTDATA, Server, check, copy_model, require_fixtures, require_runnable_saved_models,
-                           work_directory)
+from serve_support import TESTDATA, Server, check, copy_model, require_runnable_saved_models, run_test
 
 
 def expected_signatures(name):
@@ -108,9 +107,7 @@ def check_errors(server, model):
         check(headers.get("content-type") == "application/json", "error content type: %s" % headers)
 
 
-def main():
-    require_fixtures()
-    work = work_directory("serve-fixtures")
+def run(work):
     half = copy_model("saved_model_half_plus_two_cpu", os.path.join(work, "half"))
     with Server("--model_name=default", "--model_base_path=" + half, "--file_system_poll_wait_seconds=0.2") as server:
         require_runnable_saved_models(server, "default")
@@ -141,8 +138,7 @@ def main():
         status, body, _ = server.post("/v1/models/%s/versions/124:predict" % name, {"instances": [[1.0]]})
         check(status == 200 and body == {"predictions": [[2.5]]}, "2_versions predict: %s" % body)
         check(server.stop() == 0, "exit status")
-    print("ok")
 
 
 if __name__ == "__main__":
-    main()
+    run_test("serve-fixtures", run)

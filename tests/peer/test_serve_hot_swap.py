@@ -25,8 +25,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_support import (TESTDATA, Server, check, copy_model, fail, require_fixtures, require_runnable_saved_models,
-                           work_directory)
+from serve_support import TESTDATA, Server, check, fail, require_runnable_saved_models, run_test
 
 POLL = 0.2
 MODEL = "half"
@@ -106,16 +105,6 @@ class StatusWatcher(threading.Thread):
             time.sleep(0.02)
 
 
-def main():
-    require_fixtures()
-    work = work_directory("serve-hot-swap")
-    try:
-        run(work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    print("ok")
-
-
 def run(work):
     base = os.path.join(work, MODEL)
     os.makedirs(base)
@@ -189,4 +178,4 @@ def run(work):
 
 
 if __name__ == "__main__":
-    main()
+    run_test("serve-hot-swap", run)

@@ -13,16 +13,14 @@
   - after all that the server still answers and exits 0 on SIGTERM.
 """
 
-import http.client
 import os
-import shutil
 import socket
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_support import Server, check, copy_model, fail, require_fixtures, require_runnable_saved_models, work_directory
+from serve_support import Server, check, copy_model, require_runnable_saved_models, run_test
 
 MODEL = "half"
 
@@ -172,27 +170,21 @@ def check_hostile_bodies(server):
     check(status == 400 and "base64" in answer["error"], "b64 garbage in an example: %s %s" % (status, answer))
 
 
-def main():
-    require_fixtures()
-    work = work_directory("serve-lifecycle")
-    try:
-        base = copy_model("saved_model_half_plus_two_cpu", os.path.join(work, MODEL))
-        check_drain_on_sigterm(base)
-        with Server("--model_name=" + MODEL, "--model_base_path=" + base, "--rest_api_num_threads=2",
-                    "--rest_api_timeout_in_ms=1000", "--rest_api_max_body_bytes=300000",
-                    "--file_system_poll_wait_seconds=0.2") as server:
-            check_hostile_urls(server)
-            check_limits(server)
-            require_runnable_saved_models(server, MODEL)
-            check_slow_clients(server)
-            check_hostile_bodies(server)
-            status, body, _ = server.get("/v1/models/" + MODEL)
-            check(status == 200 and body["model_version_status"][0]["state"] == "AVAILABLE", "still serving: %s" % body)
-            check(server.stop() == 0, "exit status")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    print("ok")
+def run(work):
+    base = copy_model("saved_model_half_plus_two_cpu", os.path.join(work, MODEL))
+    with Server("--model_name=" + MODEL, "--model_base_path=" + base, "--rest_api_num_threads=2",
+                "--rest_api_timeout_in_ms=1000", "--rest_api_max_body_bytes=300000",
+                "--file_system_poll_wait_seconds=0.2") as server:
+        check_hostile_urls(server)
+        check_limits(server)
+        require_runnable_saved_models(server, MODEL)
+        check_slow_clients(server)
+        check_hostile_bodies(server)
+        status, body, _ = server.get("/v1/models/" + MODEL)
+        check(status == 200 and body["model_version_status"][0]["state"] == "AVAILABLE", "still serving: %s" % body)
+        check(server.stop() == 0, "exit status")
+    check_drain_on_sigterm(base)
 
 
 if __name__ == "__main__":
-    main()
+    run_test("serve-lifecycle", run)

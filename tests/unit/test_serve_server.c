@@ -221,17 +221,28 @@ static void wait_for_state(int port, const char *model, int version, const char 
   cr_assert_fail("model %s version %d never reached %s", model, version, state);
 }
 
-static sp_server *start(const char *base, sp_serve_options *options) {
-  sp_serve_options_init(options);
-  options->rest_api_port = 0;
-  options->model_name = "half";
-  options->model_base_path = base;
-  options->file_system_poll_wait_seconds = 0.1;
-  options->rest_api_num_threads = 4;
-  options->log = NULL;
+/* A server for model "half" at base on a free port; max_body_bytes 0 keeps the default. */
+static sp_server *start_with(const char *base, double poll_seconds, size_t max_body_bytes) {
+  sp_serve_options options;
+  sp_serve_options_init(&options);
+  options.rest_api_port = 0;
+  options.model_name = "half";
+  options.model_base_path = base;
+  options.file_system_poll_wait_seconds = poll_seconds;
+  options.rest_api_num_threads = 4;
+  if (max_body_bytes) options.rest_api_max_body_bytes = max_body_bytes;
   sp_server *server = NULL;
-  SP_ASSERT_OK(sp_server_start(options, &server));
+  SP_ASSERT_OK(sp_server_start(&options, &server));
   return server;
+}
+
+static sp_server *start(const char *base) { return start_with(base, 0.1, 0); }
+
+/* Stops the server and removes the model directory. */
+static void finish(sp_server *server, char *base) {
+  sp_server_stop(server, NULL);
+  SP_ASSERT_OK(sp_remove_tree(base));
+  free(base);
 }
 
 static void register_fake(void) { SP_ASSERT_OK(sp_servable_register_format(&fake_format)); }
@@ -247,8 +258,7 @@ Test(serve_server, status_metadata_and_predict_like_tf_serving) {
   char *ignored = sp_path_join(base, ".00000999.tmp-abcdef");
   SP_ASSERT_OK(sp_make_directories(ignored));
   free(ignored);
-  sp_serve_options options;
-  sp_server *server = start(base, &options);
+  sp_server *server = start(base);
   int port = sp_server_port(server);
   /* The version was loaded before the port opened. */
   expect(port, "GET", "/v1/models/half", NULL, 200, "\"version\": \"123\",\n   \"state\": \"AVAILABLE\"");
@@ -292,16 +302,13 @@ Test(serve_server, status_metadata_and_predict_like_tf_serving) {
   expect(port, "GET", SP_PROMETHEUS_PATH, NULL, 200,
          "savepoint_serving_model_loads_total{model_name=\"half\",model_version=\"123\",result=\"success\"} 1");
   expect(port, "GET", SP_PROMETHEUS_PATH, NULL, 200, "state=\"AVAILABLE\",sha256=\"");
-  sp_server_stop(server, NULL);
-  SP_ASSERT_OK(sp_remove_tree(base));
-  free(base);
+  finish(server, base);
 }
 
 Test(serve_server, keep_alive_answers_several_requests_on_one_connection) {
   char *base = sp_test_temp_dir("serve_keepalive");
   free(add_version(base, "1", "1 0"));
-  sp_serve_options options;
-  sp_server *server = start(base, &options);
+  sp_server *server = start(base);
   int fd = connect_to(sp_server_port(server));
   for (int i = 0; i < 5; i++) {
     reply result = request_on(fd, "POST", "/v1/models/half:predict", "{\"instances\": [7.0]}");
@@ -311,39 +318,26 @@ Test(serve_server, keep_alive_answers_several_requests_on_one_connection) {
     reply_free(&result);
   }
   close(fd);
-  sp_server_stop(server, NULL);
-  SP_ASSERT_OK(sp_remove_tree(base));
-  free(base);
+  finish(server, base);
 }
 
 Test(serve_server, bodies_over_the_limit_get_413) {
   char *base = sp_test_temp_dir("serve_limit");
   free(add_version(base, "1", "1 0"));
-  sp_serve_options options;
-  sp_serve_options_init(&options);
-  sp_server *server = NULL;
-  options.rest_api_port = 0;
-  options.model_name = "half";
-  options.model_base_path = base;
-  options.file_system_poll_wait_seconds = 0.1;
-  options.rest_api_max_body_bytes = 100;
-  SP_ASSERT_OK(sp_server_start(&options, &server));
+  sp_server *server = start_with(base, 0.1, 100);
   char big[400];
   memset(big, ' ', sizeof big - 1);
   big[sizeof big - 1] = '\0';
   memcpy(big, "{\"instances\": [1.0]}", 20);
   expect(sp_server_port(server), "POST", "/v1/models/half:predict", big, 413, "larger than the limit of 100 bytes");
   expect(sp_server_port(server), "POST", "/v1/models/half:predict", "{\"instances\": [1.0]}", 200, "[1.0]");
-  sp_server_stop(server, NULL);
-  SP_ASSERT_OK(sp_remove_tree(base));
-  free(base);
+  finish(server, base);
 }
 
 Test(serve_server, new_version_takes_over_and_the_old_one_is_unloaded) {
   char *base = sp_test_temp_dir("serve_swap");
   free(add_version(base, "1", "0.5 2"));
-  sp_serve_options options;
-  sp_server *server = start(base, &options);
+  sp_server *server = start(base);
   int port = sp_server_port(server);
   expect(port, "POST", "/v1/models/half:predict", "{\"instances\": [2.0]}", 200, "[3.0]");
   free(add_version(base, "2", "0.5 3"));
@@ -351,16 +345,13 @@ Test(serve_server, new_version_takes_over_and_the_old_one_is_unloaded) {
   expect(port, "POST", "/v1/models/half:predict", "{\"instances\": [2.0]}", 200, "[4.0]");
   wait_for_state(port, "half", 1, "END");
   expect(port, "GET", "/v1/models/half", NULL, 200, "\"version\": \"2\"");
-  sp_server_stop(server, NULL);
-  SP_ASSERT_OK(sp_remove_tree(base));
-  free(base);
+  finish(server, base);
 }
 
 Test(serve_server, broken_version_is_reported_and_the_old_one_keeps_serving) {
   char *base = sp_test_temp_dir("serve_broken");
   free(add_version(base, "1", "0.5 2"));
-  sp_serve_options options;
-  sp_server *server = start(base, &options);
+  sp_server *server = start(base);
   int port = sp_server_port(server);
   char *broken = add_version(base, "2", "not numbers");
   wait_for_state(port, "half", 2, "END");
@@ -373,22 +364,13 @@ Test(serve_server, broken_version_is_reported_and_the_old_one_keeps_serving) {
   wait_for_state(port, "half", 2, "AVAILABLE");
   expect(port, "POST", "/v1/models/half:predict", "{\"instances\": [2.0]}", 200, "[4.0]");
   free(broken);
-  sp_server_stop(server, NULL);
-  SP_ASSERT_OK(sp_remove_tree(base));
-  free(base);
+  finish(server, base);
 }
 
 Test(serve_server, a_directory_still_changing_is_not_loaded) {
   char *base = sp_test_temp_dir("serve_copying");
   free(add_version(base, "1", "0.5 2"));
-  sp_serve_options options;
-  sp_serve_options_init(&options);
-  options.rest_api_port = 0;
-  options.model_name = "half";
-  options.model_base_path = base;
-  options.file_system_poll_wait_seconds = 0.3;
-  sp_server *server = NULL;
-  SP_ASSERT_OK(sp_server_start(&options, &server));
+  sp_server *server = start_with(base, 0.3, 0);
   int port = sp_server_port(server);
   /* Version 2 keeps changing faster than the poll interval: it must never be loaded. */
   char *copying = sp_path_join(base, "2");
@@ -406,22 +388,13 @@ Test(serve_server, a_directory_still_changing_is_not_loaded) {
   wait_for_state(port, "half", 2, "AVAILABLE");
   expect(port, "POST", "/v1/models/half:predict", "{\"instances\": [2.0]}", 200, "[4.0]");
   free(copying);
-  sp_server_stop(server, NULL);
-  SP_ASSERT_OK(sp_remove_tree(base));
-  free(base);
+  finish(server, base);
 }
 
 Test(serve_server, manifest_admits_at_first_sight_and_refuses_mismatches) {
   char *base = sp_test_temp_dir("serve_manifest");
   free(add_version(base, "1", "0.5 2"));
-  sp_serve_options options;
-  sp_serve_options_init(&options);
-  options.rest_api_port = 0;
-  options.model_name = "half";
-  options.model_base_path = base;
-  options.file_system_poll_wait_seconds = 0.2;
-  sp_server *server = NULL;
-  SP_ASSERT_OK(sp_server_start(&options, &server));
+  sp_server *server = start_with(base, 0.2, 0);
   int port = sp_server_port(server);
   /* A version published with a manifest, then damaged: the manifest check refuses it. */
   char *staging = sp_path_join(base, ".staging");
@@ -449,9 +422,7 @@ Test(serve_server, manifest_admits_at_first_sight_and_refuses_mismatches) {
   free(staging);
   free(published);
   free(good);
-  sp_server_stop(server, NULL);
-  SP_ASSERT_OK(sp_remove_tree(base));
-  free(base);
+  finish(server, base);
 }
 
 /* ---------- the manager and REST layer directly: policies and labels ---------- */
