@@ -29,23 +29,23 @@ extern "C" {
 #endif
 
 typedef struct sp_serve_options {
-  const char *host;                       /* address to bind, "127.0.0.1" unless set */
-  int rest_api_port;                      /* 8501; 0: any free port (see sp_server_port) */
-  int rest_api_num_threads;               /* HTTP workers; 0: 4 per CPU, as TF Serving */
-  int rest_api_timeout_in_ms;             /* idle connections, slow uploads, shutdown drain (30000) */
+  const char *host;           /* address to bind, "127.0.0.1" unless set */
+  int rest_api_port;          /* 8501; 0: any free port (see sp_server_port) */
+  int rest_api_num_threads;   /* HTTP workers; 0: 4 per CPU, as TF Serving */
+  int rest_api_timeout_in_ms; /* idle connections, slow uploads, shutdown drain (30000) */
   int rest_api_enable_cors_support;
-  size_t rest_api_max_body_bytes;         /* larger request bodies get 413 (64 MiB) */
-  const char *model_name;                 /* with model_base_path: one model ("default") */
+  size_t rest_api_max_body_bytes; /* larger request bodies get 413 (64 MiB) */
+  const char *model_name;         /* with model_base_path: one model ("default") */
   const char *model_base_path;
-  const char *model_config_file;          /* a ModelServerConfig text file instead */
-  int model_config_file_poll_wait_seconds; /* re-read the file this often; 0: at start and on reload */
-  double file_system_poll_wait_seconds;   /* look for new versions this often (1); 0: once at start */
-  const char *saved_model_tags;           /* SavedModel meta graph tags ("serve") */
-  const char *registry_url;               /* NULL: $SAVEPOINT_REGISTRY (unset: no recording) */
-  int enable_batching;                    /* server-side batching of concurrent predicts */
-  int64_t max_batch_size;                 /* rows per batch (32) */
-  int64_t batch_timeout_micros;           /* how long a batch waits to fill (1000) */
-  int enable_warm_up;                     /* warm-up prediction before a version serves (1) */
+  const char *model_config_file;                   /* a ModelServerConfig text file instead */
+  int model_config_file_poll_wait_seconds;         /* re-read the file this often; 0: at start and on reload */
+  double file_system_poll_wait_seconds;            /* look for new versions this often (1); 0: once at start */
+  const char *saved_model_tags;                    /* SavedModel meta graph tags ("serve") */
+  const char *registry_url;                        /* NULL: $SAVEPOINT_REGISTRY (unset: no recording) */
+  int enable_batching;                             /* server-side batching of concurrent predicts */
+  int64_t max_batch_size;                          /* rows per batch (32) */
+  int64_t batch_timeout_micros;                    /* how long a batch waits to fill (1000) */
+  int enable_warm_up;                              /* warm-up prediction before a version serves (1) */
   void (*log)(void *context, const char *message); /* NULL: "savepoint serve: …" lines on stderr */
   void *log_context;
 } sp_serve_options;

@@ -17,33 +17,34 @@
 static const char command[] = "serve";
 
 static void print_help(FILE *out) {
-  fprintf(out,
-          "usage: savepoint serve --model_base_path=DIR [--model_name=NAME] [options]\n"
-          "       savepoint serve --model_config_file=FILE [options]\n\n"
-          "Serves TensorFlow Serving's REST API (GET /v1/models/NAME[/versions/V|/labels/L][/metadata],\n"
-          "POST …:predict|:classify|:regress, GET /monitoring/prometheus/metrics) over DIR/<version>/\n"
-          "directories holding a SavedModel (or a .keras/.h5/TF.js model). New versions are verified,\n"
-          "loaded and warmed up before they take over; a directory still being copied is never served.\n\n"
-          "options:\n"
-          "  --rest_api_port=N                       port (default 8501; 0: any free port)\n"
-          "  --host=ADDRESS                          address to bind (default 127.0.0.1)\n"
-          "  --rest_api_num_threads=N                HTTP worker threads (default 4 per CPU)\n"
-          "  --rest_api_timeout_in_ms=N              idle/slow-upload cut-off and shutdown drain (default 30000)\n"
-          "  --rest_api_enable_cors_support          add CORS headers\n"
-          "  --rest_api_max_body_bytes=N             savepoint: bodies above this get 413 (default 67108864)\n"
-          "  --model_name=NAME                       model name (default \"default\")\n"
-          "  --model_base_path=DIR                   the model's versions: DIR/1, DIR/00000123, ...\n"
-          "  --model_config_file=FILE                ModelServerConfig text file (several models, policies, labels)\n"
-          "  --model_config_file_poll_wait_seconds=N re-read the config file every N s (default 0: only on SIGHUP)\n"
-          "  --file_system_poll_wait_seconds=S       look for new versions every S s (default 1; 0: only at start)\n"
-          "  --saved_model_tags=TAGS                 SavedModel meta graph tags (default serve)\n"
-          "  --enable_batching                       batch concurrent predict requests\n"
-          "  --max_batch_size=N                      rows per batch (default 32)\n"
-          "  --batch_timeout_micros=N                how long a batch waits to fill (default 1000)\n"
-          "  --registry=URL                          savepoint: record loads/unloads here (default $SAVEPOINT_REGISTRY)\n"
-          "  --nowarm_up                             savepoint: skip the warm-up prediction before serving\n"
-          "  --port=N                                accepted for compatibility; gRPC is not served\n"
-          "signals: SIGTERM/SIGINT drain and exit 0; SIGHUP re-reads --model_config_file.\n");
+  fprintf(
+      out,
+      "usage: savepoint serve --model_base_path=DIR [--model_name=NAME] [options]\n"
+      "       savepoint serve --model_config_file=FILE [options]\n\n"
+      "Serves TensorFlow Serving's REST API (GET /v1/models/NAME[/versions/V|/labels/L][/metadata],\n"
+      "POST …:predict|:classify|:regress, GET /monitoring/prometheus/metrics) over DIR/<version>/\n"
+      "directories holding a SavedModel (or a .keras/.h5/TF.js model). New versions are verified,\n"
+      "loaded and warmed up before they take over; a directory still being copied is never served.\n\n"
+      "options:\n"
+      "  --rest_api_port=N                       port (default 8501; 0: any free port)\n"
+      "  --host=ADDRESS                          address to bind (default 127.0.0.1)\n"
+      "  --rest_api_num_threads=N                HTTP worker threads (default 4 per CPU)\n"
+      "  --rest_api_timeout_in_ms=N              idle/slow-upload cut-off and shutdown drain (default 30000)\n"
+      "  --rest_api_enable_cors_support          add CORS headers\n"
+      "  --rest_api_max_body_bytes=N             savepoint: bodies above this get 413 (default 67108864)\n"
+      "  --model_name=NAME                       model name (default \"default\")\n"
+      "  --model_base_path=DIR                   the model's versions: DIR/1, DIR/00000123, ...\n"
+      "  --model_config_file=FILE                ModelServerConfig text file (several models, policies, labels)\n"
+      "  --model_config_file_poll_wait_seconds=N re-read the config file every N s (default 0: only on SIGHUP)\n"
+      "  --file_system_poll_wait_seconds=S       look for new versions every S s (default 1; 0: only at start)\n"
+      "  --saved_model_tags=TAGS                 SavedModel meta graph tags (default serve)\n"
+      "  --enable_batching                       batch concurrent predict requests\n"
+      "  --max_batch_size=N                      rows per batch (default 32)\n"
+      "  --batch_timeout_micros=N                how long a batch waits to fill (default 1000)\n"
+      "  --registry=URL                          savepoint: record loads/unloads here (default $SAVEPOINT_REGISTRY)\n"
+      "  --nowarm_up                             savepoint: skip the warm-up prediction before serving\n"
+      "  --port=N                                accepted for compatibility; gRPC is not served\n"
+      "signals: SIGTERM/SIGINT drain and exit 0; SIGHUP re-reads --model_config_file.\n");
 }
 
 /* --name=value or --name value; booleans also as --name, --name=true/false, --noname. */
@@ -75,10 +76,14 @@ static int match_boolean(flag_reader *reader, const char *name, int *value) {
   }
   if (strncmp(argument, "--", 2) != 0 || strncmp(argument + 2, name, length) != 0) return 0;
   const char *rest = argument + 2 + length;
-  if (*rest == '\0') *value = 1;
-  else if (strcmp(rest, "=true") == 0 || strcmp(rest, "=1") == 0) *value = 1;
-  else if (strcmp(rest, "=false") == 0 || strcmp(rest, "=0") == 0) *value = 0;
-  else return 0;
+  if (*rest == '\0')
+    *value = 1;
+  else if (strcmp(rest, "=true") == 0 || strcmp(rest, "=1") == 0)
+    *value = 1;
+  else if (strcmp(rest, "=false") == 0 || strcmp(rest, "=0") == 0)
+    *value = 0;
+  else
+    return 0;
   return 1;
 }
 
@@ -87,7 +92,8 @@ static int parse_integer(const char *flag, const char *text, long long minimum, 
   errno = 0;
   long long parsed = text ? strtoll(text, &end, 10) : 0;
   if (!text || !*text || *end || errno || parsed < minimum || parsed > maximum) {
-    sp_cli_usage_error(command, "--%s needs an integer in %lld..%lld, got '%s'", flag, minimum, maximum, text ? text : "");
+    sp_cli_usage_error(command, "--%s needs an integer in %lld..%lld, got '%s'", flag, minimum, maximum,
+                       text ? text : "");
     return 0;
   }
   *value = parsed;
@@ -217,7 +223,8 @@ static int wait_for_signals(sp_server *server) {
       (void)sp_server_reload_config(server); /* reported by the server either way */
       continue;
     }
-    fprintf(stderr, "savepoint serve: %s received: draining requests in flight\n", received == SIGINT ? "SIGINT" : "SIGTERM");
+    fprintf(stderr, "savepoint serve: %s received: draining requests in flight\n",
+            received == SIGINT ? "SIGINT" : "SIGTERM");
     size_t unfinished = 0;
     sp_server_stop(server, &unfinished);
     fprintf(stderr, "savepoint serve: stopped\n");

@@ -171,8 +171,10 @@ static void run_batch(sp_batcher *batcher, batch *full) {
   if (status == SP_OK)
     status = sp_servable_run(full->servable, full->signature, input_count, full->members[0]->keys,
                              (const sp_tensor *const *)joined, &count, &keys, &outputs);
-  if (status == SP_OK && !splittable(full, count, outputs)) full->run_alone = 1;
-  else if (status == SP_OK) status = split_outputs(full, count, keys, outputs);
+  if (status == SP_OK && !splittable(full, count, outputs))
+    full->run_alone = 1;
+  else if (status == SP_OK)
+    status = split_outputs(full, count, keys, outputs);
   if (status == SP_OK && !full->run_alone) sp_metrics_record_batch(batcher->metrics, full->rows, (int64_t)full->count);
   full->status = status;
   if (status != SP_OK) full->error = sp_strdup(sp_last_error());
@@ -206,8 +208,8 @@ static sp_status new_batch(const sp_servable *servable, const sp_signature *sign
 }
 
 /* Joins the open batch as a follower (lock held); returns 0 when it cannot. */
-static int follow(sp_batcher *batcher, const sp_servable *servable, const sp_signature *signature,
-                  batch_member *member, sp_status *status, int *alone) {
+static int follow(sp_batcher *batcher, const sp_servable *servable, const sp_signature *signature, batch_member *member,
+                  sp_status *status, int *alone) {
   batch *open = batcher->open;
   if (!open || !compatible(open, servable, signature, member) ||
       open->rows + member->rows > batcher->options.max_batch_size || add_member(open, member) != SP_OK)
@@ -244,8 +246,10 @@ static sp_status lead(sp_batcher *batcher, const sp_servable *servable, const sp
   if (batcher->open == own) batcher->open = NULL;
   own->closed = 1;
   pthread_mutex_unlock(&batcher->lock);
-  if (own->count == 1) own->run_alone = 1; /* nobody joined: no copies */
-  else run_batch(batcher, own);
+  if (own->count == 1)
+    own->run_alone = 1; /* nobody joined: no copies */
+  else
+    run_batch(batcher, own);
   pthread_mutex_lock(&batcher->lock);
   own->done = 1;
   pthread_cond_broadcast(&own->changed);
@@ -263,7 +267,8 @@ sp_status sp_batcher_run(sp_batcher *batcher, const sp_servable *servable, const
   sp_status status = SP_OK;
   if (!alone) {
     pthread_mutex_lock(&batcher->lock);
-    if (follow(batcher, servable, signature, &member, &status, &alone)) pthread_mutex_unlock(&batcher->lock);
+    if (follow(batcher, servable, signature, &member, &status, &alone))
+      pthread_mutex_unlock(&batcher->lock);
     else if (batcher->open) {
       pthread_mutex_unlock(&batcher->lock); /* another kind of request is gathering: don't wait */
       alone = 1;

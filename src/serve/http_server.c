@@ -54,8 +54,8 @@ static enum MHD_Result send_body(sp_http_server *server, struct MHD_Connection *
                                  const char *content_type, const sp_rest_response *rest) {
   size_t size = body->size;
   uint8_t *bytes = sp_buffer_detach(body, NULL);
-  struct MHD_Response *response =
-      MHD_create_response_from_buffer(size, bytes ? bytes : (void *)"", bytes ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+  struct MHD_Response *response = MHD_create_response_from_buffer(
+      size, bytes ? bytes : (void *)"", bytes ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
   if (!response) {
     free(bytes);
     return MHD_NO;
@@ -118,7 +118,8 @@ static enum MHD_Result answer(sp_http_server *server, struct MHD_Connection *con
                               const char *method, request_state *state) {
   if (state->too_large) {
     char message[128];
-    snprintf(message, sizeof message, "request body is larger than the limit of %zu bytes", server->options.max_body_bytes);
+    snprintf(message, sizeof message, "request body is larger than the limit of %zu bytes",
+             server->options.max_body_bytes);
     return send_error(server, connection, 413, message);
   }
   if (atomic_load(&server->draining)) return send_error(server, connection, 503, "the server is shutting down");
@@ -131,7 +132,8 @@ static enum MHD_Result answer(sp_http_server *server, struct MHD_Connection *con
   sp_rest_response response;
   const char *body = state->body.data ? (const char *)state->body.data : "";
   sp_rest_handle(&server->rest, method, url, body, state->body.size, &response);
-  enum MHD_Result queued = send_body(server, connection, response.status, &response.body, response.content_type, &response);
+  enum MHD_Result queued =
+      send_body(server, connection, response.status, &response.body, response.content_type, &response);
   sp_rest_response_release(&response);
   return queued;
 }
@@ -205,14 +207,11 @@ sp_status sp_http_server_start(const sp_http_options *options, const sp_rest_con
   unsigned int threads = options->threads > 0 ? (unsigned int)options->threads : 1;
   unsigned int idle = options->timeout_ms > 0 ? (unsigned int)((options->timeout_ms + 999) / 1000) : 30;
   unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | (ipv6 ? MHD_USE_IPv6 : 0);
-  created->daemon = MHD_start_daemon(flags, (uint16_t)options->port, NULL, NULL, access_handler, created,
-                                     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address,
-                                     MHD_OPTION_THREAD_POOL_SIZE, threads,
-                                     MHD_OPTION_CONNECTION_TIMEOUT, idle,
-                                     MHD_OPTION_NOTIFY_COMPLETED, request_completed, created,
-                                     MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-                                     MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-                                     MHD_OPTION_END);
+  created->daemon =
+      MHD_start_daemon(flags, (uint16_t)options->port, NULL, NULL, access_handler, created, MHD_OPTION_SOCK_ADDR,
+                       (struct sockaddr *)&address, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+                       idle, MHD_OPTION_NOTIFY_COMPLETED, request_completed, created, MHD_OPTION_UNESCAPE_CALLBACK,
+                       keep_escaped, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
   if (!created->daemon) {
     int error = errno;
     free(created);

@@ -23,12 +23,12 @@
 #include "serve/rest_api.h"
 
 typedef struct sp_http_options {
-  const char *host;        /* numeric IPv4 or IPv6 address to bind; "127.0.0.1" by default */
-  int port;                /* 0: any free port */
-  int threads;             /* worker threads */
-  int timeout_ms;          /* idle connections and slow uploads */
-  size_t max_body_bytes;   /* larger bodies get 413 */
-  int enable_cors;         /* Access-Control-Allow-* headers, OPTIONS answered */
+  const char *host;      /* numeric IPv4 or IPv6 address to bind; "127.0.0.1" by default */
+  int port;              /* 0: any free port */
+  int threads;           /* worker threads */
+  int timeout_ms;        /* idle connections and slow uploads */
+  size_t max_body_bytes; /* larger bodies get 413 */
+  int enable_cors;       /* Access-Control-Allow-* headers, OPTIONS answered */
 } sp_http_options;
 
 typedef struct sp_http_server sp_http_server;

@@ -61,7 +61,7 @@ typedef struct parser {
   const char *text;
   size_t length, position;
   sp_json_document *document;
-  sp_json_node *items;   /* scratch stack of array elements */
+  sp_json_node *items; /* scratch stack of array elements */
   size_t item_count, item_capacity;
   sp_json_member *members; /* scratch stack of object members */
   size_t member_count, member_capacity;
@@ -193,10 +193,14 @@ static size_t utf8_sequence_length(const unsigned char *bytes, size_t available)
   if (lead < 0x80) return 1;
   size_t length;
   uint32_t minimum, code;
-  if ((lead & 0xe0) == 0xc0) length = 2, minimum = 0x80, code = lead & 0x1f;
-  else if ((lead & 0xf0) == 0xe0) length = 3, minimum = 0x800, code = lead & 0x0f;
-  else if ((lead & 0xf8) == 0xf0) length = 4, minimum = 0x10000, code = lead & 0x07;
-  else return 0;
+  if ((lead & 0xe0) == 0xc0)
+    length = 2, minimum = 0x80, code = lead & 0x1f;
+  else if ((lead & 0xf0) == 0xe0)
+    length = 3, minimum = 0x800, code = lead & 0x0f;
+  else if ((lead & 0xf8) == 0xf0)
+    length = 4, minimum = 0x10000, code = lead & 0x07;
+  else
+    return 0;
   if (available < length) return 0;
   for (size_t i = 1; i < length; i++) {
     if ((bytes[i] & 0xc0) != 0x80) return 0;
@@ -386,9 +390,7 @@ static sp_status parse_value(parser *state, sp_json_node *node, int depth) {
   switch (c) {
     case '{': return parse_object(state, node, depth);
     case '[': return parse_array(state, node, depth);
-    case '"':
-      node->type = SP_JSON_STRING;
-      return parse_string(state, &node->value.string, &node->length);
+    case '"': node->type = SP_JSON_STRING; return parse_string(state, &node->value.string, &node->length);
     case 't':
       if (!consume_literal(state, "true")) return parse_error(state, "Invalid value.");
       node->type = SP_JSON_TRUE;

@@ -22,10 +22,7 @@
 
 #include "core/status.h"
 
-enum {
-  SP_JSON_BODY_MAX_DEPTH = 64,
-  SP_JSON_BODY_MAX_NUMBER_LENGTH = 400
-};
+enum { SP_JSON_BODY_MAX_DEPTH = 64, SP_JSON_BODY_MAX_NUMBER_LENGTH = 400 };
 
 typedef enum sp_json_type {
   SP_JSON_NULL = 0,
@@ -38,9 +35,9 @@ typedef enum sp_json_type {
 } sp_json_type;
 
 typedef enum sp_json_number_kind {
-  SP_JSON_INTEGER = 0,        /* an integer literal that fits int64: value.integer */
-  SP_JSON_UNSIGNED,           /* an integer literal in (INT64_MAX, UINT64_MAX]: value.unsigned_integer */
-  SP_JSON_DECIMAL,            /* anything else, including integers past uint64: value.number */
+  SP_JSON_INTEGER = 0, /* an integer literal that fits int64: value.integer */
+  SP_JSON_UNSIGNED,    /* an integer literal in (INT64_MAX, UINT64_MAX]: value.unsigned_integer */
+  SP_JSON_DECIMAL,     /* anything else, including integers past uint64: value.number */
   SP_JSON_NAN,
   SP_JSON_INFINITY,
   SP_JSON_NEGATIVE_INFINITY
@@ -56,9 +53,9 @@ typedef struct sp_json_node {
     int64_t integer;
     uint64_t unsigned_integer;
     double number;
-    const char *string;            /* decoded UTF-8, NUL-terminated (may contain NULs) */
-    struct sp_json_node *items;    /* arrays */
-    sp_json_member *members;       /* objects, in document order */
+    const char *string;         /* decoded UTF-8, NUL-terminated (may contain NULs) */
+    struct sp_json_node *items; /* arrays */
+    sp_json_member *members;    /* objects, in document order */
   } value;
 } sp_json_node;
 

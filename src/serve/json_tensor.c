@@ -51,10 +51,10 @@ static const char *data_type_name(int dtype) { return sp_dtype_tf_name((sp_dtype
 /* ---------- request: one JSON value into one tensor element ---------- */
 
 typedef struct fill_context {
-  const char *input;  /* the signature key, for messages */
+  const char *input; /* the signature key, for messages */
   sp_tensor *tensor;
-  int64_t index;      /* next element */
-  int64_t end;        /* one past the last element this value may write */
+  int64_t index; /* next element */
+  int64_t end;   /* one past the last element this value may write */
 } fill_context;
 
 static sp_status type_error(const fill_context *context, const sp_json_node *node) {
@@ -72,8 +72,9 @@ static sp_status range_error(const fill_context *context, const sp_json_node *no
 
 static sp_status lossy_error(const fill_context *context, const sp_json_node *node, const char *target) {
   char text[96];
-  return sp_fail(SP_ERROR_INVALID_ARGUMENT, "input '%s': Cannot convert JSON value: %s to %s without loss of precision.",
-                 context->input, preview(node, text, sizeof text), target);
+  return sp_fail(SP_ERROR_INVALID_ARGUMENT,
+                 "input '%s': Cannot convert JSON value: %s to %s without loss of precision.", context->input,
+                 preview(node, text, sizeof text), target);
 }
 
 /* The value of a float-typed element; integers beyond the type's exact range and finite decimals
@@ -101,11 +102,13 @@ static sp_status integer_value(const fill_context *context, const sp_json_node *
   return SP_OK;
 }
 
-static sp_status unsigned_value(const fill_context *context, const sp_json_node *node, uint64_t maximum, uint64_t *value) {
+static sp_status unsigned_value(const fill_context *context, const sp_json_node *node, uint64_t maximum,
+                                uint64_t *value) {
   if (node->type != SP_JSON_NUMBER || node->number_kind == SP_JSON_DECIMAL || node->number_kind >= SP_JSON_NAN)
     return type_error(context, node);
   if (node->number_kind == SP_JSON_INTEGER && node->value.integer < 0) return range_error(context, node);
-  uint64_t number = node->number_kind == SP_JSON_UNSIGNED ? node->value.unsigned_integer : (uint64_t)node->value.integer;
+  uint64_t number =
+      node->number_kind == SP_JSON_UNSIGNED ? node->value.unsigned_integer : (uint64_t)node->value.integer;
   if (number > maximum) return range_error(context, node);
   *value = number;
   return SP_OK;
@@ -124,8 +127,10 @@ static sp_status string_value(const fill_context *context, const sp_json_node *n
   if (!decoded) return SP_ERROR_NO_MEMORY;
   size_t size = 0;
   sp_status status = sp_base64_decode(encoded->value.string, encoded->length, decoded, &size);
-  if (status != SP_OK) status = sp_error_context(status, "input '%s': Unable to base64 decode", context->input);
-  else status = sp_tensor_set_string(context->tensor, index, decoded, size);
+  if (status != SP_OK)
+    status = sp_error_context(status, "input '%s': Unable to base64 decode", context->input);
+  else
+    status = sp_tensor_set_string(context->tensor, index, decoded, size);
   free(decoded);
   return status;
 }
@@ -187,9 +192,7 @@ static sp_status set_element(fill_context *context, const sp_json_node *node) {
       if (node->type != SP_JSON_TRUE && node->type != SP_JSON_FALSE) return type_error(context, node);
       ((uint8_t *)tensor->data)[i] = node->type == SP_JSON_TRUE;
       break;
-    case SP_STRING:
-      SP_TRY(string_value(context, node, i));
-      break;
+    case SP_STRING: SP_TRY(string_value(context, node, i)); break;
     default:
       return sp_fail(SP_ERROR_UNSUPPORTED, "input '%s': conversion of JSON values to %s is not supported",
                      context->input, sp_dtype_tf_name(tensor->dtype));
@@ -237,14 +240,15 @@ static sp_status check_structure(const char *input, const sp_json_node *node, in
                    input, preview(node, text, sizeof text), level + 1, expected->rank);
   }
   if (level >= expected->rank)
-    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "input '%s': Encountered list at unexpected level: %d expected < %d", input,
-                   level, expected->rank);
+    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "input '%s': Encountered list at unexpected level: %d expected < %d",
+                   input, level, expected->rank);
   if ((int64_t)node->length != expected->dims[level])
     return sp_fail(SP_ERROR_INVALID_ARGUMENT,
                    "input '%s': Encountered list at unexpected size: %u at level: %d expected size: %" PRId64
                    " (lists must be rectangular)",
                    input, node->length, level, expected->dims[level]);
-  for (uint32_t i = 0; i < node->length; i++) SP_TRY(check_structure(input, &node->value.items[i], level + 1, expected));
+  for (uint32_t i = 0; i < node->length; i++)
+    SP_TRY(check_structure(input, &node->value.items[i], level + 1, expected));
   return SP_OK;
 }
 
@@ -307,7 +311,9 @@ static sp_status columnar_inputs(const sp_json_node *value, const sp_signature *
 
 /* ---------- request: the row format ---------- */
 
-static int is_instance_object(const sp_json_node *node) { return node->type == SP_JSON_OBJECT && !is_base64_object(node); }
+static int is_instance_object(const sp_json_node *node) {
+  return node->type == SP_JSON_OBJECT && !is_base64_object(node);
+}
 
 /* The value of input spec in instance row (objects: its member; plain values: the row). */
 static sp_status instance_value(const sp_json_node *row, const sp_signature *signature, const sp_tensor_spec *spec,
@@ -346,10 +352,11 @@ static sp_status shape_mismatch(uint32_t row, const char *input, const shape *ex
   int counted = sp_shape_count(expected->rank, expected->dims, &expected_count) == SP_OK &&
                 sp_shape_count(found->rank, found->dims, &found_count) == SP_OK;
   if (counted && expected_count != found_count)
-    return sp_fail(SP_ERROR_INVALID_ARGUMENT,
-                   "Failed to process element: %u of 'instances' list. Error: input '%s': Expecting tensor size: %" PRId64
-                   " but got: %" PRId64 " (every instance must have the same shape, here %s)",
-                   row, input, expected_count, found_count, format_shape(expected, wanted, sizeof wanted));
+    return sp_fail(
+        SP_ERROR_INVALID_ARGUMENT,
+        "Failed to process element: %u of 'instances' list. Error: input '%s': Expecting tensor size: %" PRId64
+        " but got: %" PRId64 " (every instance must have the same shape, here %s)",
+        row, input, expected_count, found_count, format_shape(expected, wanted, sizeof wanted));
   return sp_fail(SP_ERROR_INVALID_ARGUMENT,
                  "Failed to process element: %u of 'instances' list. Error: input '%s': Expecting shape %s but got: %s "
                  "(every instance must have the same shape)",
@@ -429,8 +436,9 @@ sp_status sp_json_request_signature(const sp_json_node *root, const char **name)
   const sp_json_node *signature = sp_json_node_member(root, "signature_name");
   if (!signature) return SP_OK;
   if (signature->type != SP_JSON_STRING)
-    return sp_fail(SP_ERROR_INVALID_ARGUMENT,
-                   "JSON Value: 'signature_name' not formatted correctly. 'signature_name' key must be a string value.");
+    return sp_fail(
+        SP_ERROR_INVALID_ARGUMENT,
+        "JSON Value: 'signature_name' not formatted correctly. 'signature_name' key must be a string value.");
   *name = signature->value.string;
   return SP_OK;
 }
@@ -438,7 +446,8 @@ sp_status sp_json_request_signature(const sp_json_node *root, const char **name)
 sp_status sp_json_predict_inputs(const sp_json_node *root, const sp_signature *signature, sp_predict_format *format,
                                  sp_named_tensors *inputs) {
   memset(inputs, 0, sizeof *inputs);
-  const sp_json_node *instances = sp_json_node_member(root, "instances"), *columns = sp_json_node_member(root, "inputs");
+  const sp_json_node *instances = sp_json_node_member(root, "instances"),
+                     *columns = sp_json_node_member(root, "inputs");
   if (instances && columns)
     return sp_fail(SP_ERROR_INVALID_ARGUMENT,
                    "Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist");
@@ -447,8 +456,8 @@ sp_status sp_json_predict_inputs(const sp_json_node *root, const sp_signature *s
   if (signature->input_count == 0) {
     /* TF Serving refuses signatures without inputs; an empty "inputs" object runs them here. */
     if (columns && columns->type == SP_JSON_OBJECT && columns->length == 0) return named_tensors_init(inputs, 0);
-    return sp_fail(SP_ERROR_INVALID_ARGUMENT,
-                   "signature '%s' takes no inputs: send {\"inputs\": {}} to run it", signature->key);
+    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "signature '%s' takes no inputs: send {\"inputs\": {}} to run it",
+                   signature->key);
   }
   sp_status status = instances ? row_inputs(instances, signature, inputs) : columnar_inputs(columns, signature, inputs);
   if (status != SP_OK) sp_named_tensors_free(inputs);
@@ -483,12 +492,18 @@ sp_status sp_json_append_string(sp_buffer *out, const char *text, size_t length)
     unsigned char c = (unsigned char)text[i];
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     SP_TRY(sp_buffer_append(out, text + plain, i - plain));
-    if (c == '"') SP_TRY(sp_buffer_append(out, "\\\"", 2));
-    else if (c == '\\') SP_TRY(sp_buffer_append(out, "\\\\", 2));
-    else if (c == '\n') SP_TRY(sp_buffer_append(out, "\\n", 2));
-    else if (c == '\t') SP_TRY(sp_buffer_append(out, "\\t", 2));
-    else if (c == '\r') SP_TRY(sp_buffer_append(out, "\\r", 2));
-    else SP_TRY(sp_buffer_printf(out, "\\u%04x", c));
+    if (c == '"')
+      SP_TRY(sp_buffer_append(out, "\\\"", 2));
+    else if (c == '\\')
+      SP_TRY(sp_buffer_append(out, "\\\\", 2));
+    else if (c == '\n')
+      SP_TRY(sp_buffer_append(out, "\\n", 2));
+    else if (c == '\t')
+      SP_TRY(sp_buffer_append(out, "\\t", 2));
+    else if (c == '\r')
+      SP_TRY(sp_buffer_append(out, "\\r", 2));
+    else
+      SP_TRY(sp_buffer_printf(out, "\\u%04x", c));
     plain = i + 1;
   }
   SP_TRY(sp_buffer_append(out, text + plain, length - plain));
@@ -509,11 +524,21 @@ static sp_status append_decimal(sp_buffer *out, double value, int single_precisi
 
 static int renderable(sp_dtype dtype) {
   switch (dtype) {
-    case SP_FLOAT32: case SP_FLOAT64: case SP_FLOAT16: case SP_BFLOAT16: case SP_INT8: case SP_INT16: case SP_INT32:
-    case SP_INT64: case SP_UINT8: case SP_UINT16: case SP_UINT32: case SP_UINT64: case SP_BOOL: case SP_STRING:
-      return 1;
-    default:
-      return 0;
+    case SP_FLOAT32:
+    case SP_FLOAT64:
+    case SP_FLOAT16:
+    case SP_BFLOAT16:
+    case SP_INT8:
+    case SP_INT16:
+    case SP_INT32:
+    case SP_INT64:
+    case SP_UINT8:
+    case SP_UINT16:
+    case SP_UINT32:
+    case SP_UINT64:
+    case SP_BOOL:
+    case SP_STRING: return 1;
+    default: return 0;
   }
 }
 
@@ -570,7 +595,8 @@ static void sort_outputs(size_t count, char **keys, sp_tensor **outputs) {
     }
 }
 
-static sp_status check_outputs(size_t count, char **keys, sp_tensor **outputs, sp_predict_format format, int64_t *batch) {
+static sp_status check_outputs(size_t count, char **keys, sp_tensor **outputs, sp_predict_format format,
+                               int64_t *batch) {
   if (count == 0) return sp_fail(SP_ERROR_INVALID_ARGUMENT, "Cannot convert empty tensor map to JSON");
   *batch = -1;
   for (size_t i = 0; i < count; i++) {
@@ -581,8 +607,9 @@ static sp_status check_outputs(size_t count, char **keys, sp_tensor **outputs, s
     if (outputs[i]->rank == 0)
       return sp_fail(SP_ERROR_INVALID_ARGUMENT, "Tensor name: %s has no shape information ", keys[i]);
     if (*batch >= 0 && outputs[i]->shape[0] != *batch)
-      return sp_fail(SP_ERROR_INVALID_ARGUMENT, "Tensor name: %s has inconsistent batch size: %" PRId64 " expecting: %" PRId64,
-                     keys[i], outputs[i]->shape[0], *batch);
+      return sp_fail(SP_ERROR_INVALID_ARGUMENT,
+                     "Tensor name: %s has inconsistent batch size: %" PRId64 " expecting: %" PRId64, keys[i],
+                     outputs[i]->shape[0], *batch);
     *batch = outputs[i]->shape[0];
   }
   return SP_OK;
@@ -629,7 +656,8 @@ sp_status sp_json_predict_outputs(sp_predict_format format, size_t count, char *
   sort_outputs(count, keys, outputs);
   int64_t batch = -1;
   SP_TRY(check_outputs(count, keys, outputs, format, &batch));
-  return format == SP_PREDICT_ROW ? append_rows(out, count, keys, outputs, batch) : append_columns(out, count, keys, outputs);
+  return format == SP_PREDICT_ROW ? append_rows(out, count, keys, outputs, batch)
+                                  : append_columns(out, count, keys, outputs);
 }
 
 /* ---------- classify and regress: tf.Example records ---------- */
@@ -673,9 +701,11 @@ static void scratch_free(example_scratch *scratch) {
 
 static Tensorflow__Feature__KindCase feature_kind(const sp_json_node *value) {
   switch (value->type) {
-    case SP_JSON_TRUE: case SP_JSON_FALSE: return TENSORFLOW__FEATURE__KIND_INT64_LIST;
+    case SP_JSON_TRUE:
+    case SP_JSON_FALSE: return TENSORFLOW__FEATURE__KIND_INT64_LIST;
     case SP_JSON_STRING: return TENSORFLOW__FEATURE__KIND_BYTES_LIST;
-    case SP_JSON_OBJECT: return is_base64_object(value) ? TENSORFLOW__FEATURE__KIND_BYTES_LIST : TENSORFLOW__FEATURE__KIND__NOT_SET;
+    case SP_JSON_OBJECT:
+      return is_base64_object(value) ? TENSORFLOW__FEATURE__KIND_BYTES_LIST : TENSORFLOW__FEATURE__KIND__NOT_SET;
     case SP_JSON_NUMBER:
       return value->number_kind == SP_JSON_INTEGER || value->number_kind == SP_JSON_UNSIGNED
                  ? TENSORFLOW__FEATURE__KIND_INT64_LIST
@@ -773,7 +803,8 @@ static sp_status build_feature(example_scratch *scratch, const char *name, const
 
 static sp_status add_features(example_scratch *scratch, const sp_json_node *object, const char *what) {
   if (object->type != SP_JSON_OBJECT)
-    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "%s must be JSON object but got JSON %s", what, sp_json_type_name(object));
+    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "%s must be JSON object but got JSON %s", what,
+                   sp_json_type_name(object));
   for (uint32_t i = 0; i < object->length; i++)
     SP_TRY(build_feature(scratch, object->value.members[i].key, &object->value.members[i].node));
   return SP_OK;
@@ -786,9 +817,12 @@ static sp_status pack_example(example_scratch *scratch, sp_tensor *examples, int
   for (size_t i = 0; i < scratch->feature_count; i++) {
     feature_values *built = &scratch->features[i];
     /* Linked only now: the features array may have moved while it grew. */
-    if (built->feature.kind_case == TENSORFLOW__FEATURE__KIND_INT64_LIST) built->feature.int64_list = &built->int64_list;
-    if (built->feature.kind_case == TENSORFLOW__FEATURE__KIND_FLOAT_LIST) built->feature.float_list = &built->float_list;
-    if (built->feature.kind_case == TENSORFLOW__FEATURE__KIND_BYTES_LIST) built->feature.bytes_list = &built->bytes_list;
+    if (built->feature.kind_case == TENSORFLOW__FEATURE__KIND_INT64_LIST)
+      built->feature.int64_list = &built->int64_list;
+    if (built->feature.kind_case == TENSORFLOW__FEATURE__KIND_FLOAT_LIST)
+      built->feature.float_list = &built->float_list;
+    if (built->feature.kind_case == TENSORFLOW__FEATURE__KIND_BYTES_LIST)
+      built->feature.bytes_list = &built->bytes_list;
     tensorflow__features__feature_entry__init(&built->entry);
     built->entry.key = (char *)built->name;
     built->entry.value = &built->feature;
@@ -841,18 +875,20 @@ static const sp_tensor *find_output(size_t count, char **keys, sp_tensor **outpu
 
 /* A [examples, k] (or [examples] for k = 1) output; its k. */
 static sp_status result_columns(const sp_tensor *tensor, const char *key, int64_t examples, int64_t *columns) {
-  int shaped = (tensor->rank == 2 && tensor->shape[0] == examples) || (tensor->rank == 1 && tensor->shape[0] == examples);
+  int shaped =
+      (tensor->rank == 2 && tensor->shape[0] == examples) || (tensor->rank == 1 && tensor->shape[0] == examples);
   if (!shaped) {
     char text[128];
-    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "Expected output tensor '%s' shape to be [%" PRId64 ", k] but got %s", key,
-                   examples, sp_shape_format(tensor->rank, tensor->shape, text, sizeof text));
+    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "Expected output tensor '%s' shape to be [%" PRId64 ", k] but got %s",
+                   key, examples, sp_shape_format(tensor->rank, tensor->shape, text, sizeof text));
   }
   *columns = tensor->rank == 2 ? tensor->shape[1] : 1;
   return SP_OK;
 }
 
 sp_status sp_json_classify_results(size_t count, char **keys, sp_tensor **outputs, int64_t examples, sp_buffer *out) {
-  const sp_tensor *classes = find_output(count, keys, outputs, "classes"), *scores = find_output(count, keys, outputs, "scores");
+  const sp_tensor *classes = find_output(count, keys, outputs, "classes"),
+                  *scores = find_output(count, keys, outputs, "scores");
   if (!classes && !scores)
     return sp_fail(SP_ERROR_INVALID_ARGUMENT,
                    "Expected classification signature outputs to contain at least one of 'classes' or 'scores'");
@@ -860,9 +896,11 @@ sp_status sp_json_classify_results(size_t count, char **keys, sp_tensor **output
   if (classes) SP_TRY(result_columns(classes, "classes", examples, &class_columns));
   if (scores) SP_TRY(result_columns(scores, "scores", examples, &score_columns));
   if (classes && classes->dtype != SP_STRING)
-    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "Expected classes Tensor of DT_STRING. Got %s", sp_dtype_tf_name(classes->dtype));
+    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "Expected classes Tensor of DT_STRING. Got %s",
+                   sp_dtype_tf_name(classes->dtype));
   if (scores && scores->dtype != SP_FLOAT32)
-    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "Expected scores Tensor of DT_FLOAT. Got %s", sp_dtype_tf_name(scores->dtype));
+    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "Expected scores Tensor of DT_FLOAT. Got %s",
+                   sp_dtype_tf_name(scores->dtype));
   if (classes && scores && class_columns != score_columns)
     return sp_fail(SP_ERROR_INVALID_ARGUMENT, "Tensors class and score should match in shape");
   int64_t columns = classes ? class_columns : score_columns;
@@ -874,8 +912,10 @@ sp_status sp_json_classify_results(size_t count, char **keys, sp_tensor **output
       SP_TRY(sp_buffer_append_text(out, column ? ", [" : "["));
       if (classes) {
         const sp_string *label = &((const sp_string *)classes->data)[i];
-        if (sp_utf8_valid(label->bytes, label->length)) SP_TRY(sp_json_append_string(out, label->bytes, label->length));
-        else SP_TRY(append_base64_object(out, label->bytes, label->length));
+        if (sp_utf8_valid(label->bytes, label->length))
+          SP_TRY(sp_json_append_string(out, label->bytes, label->length));
+        else
+          SP_TRY(append_base64_object(out, label->bytes, label->length));
       } else {
         SP_TRY(sp_buffer_append_text(out, "\"\""));
       }
@@ -895,9 +935,10 @@ sp_status sp_json_regress_results(size_t count, char **keys, sp_tensor **outputs
   SP_TRY(result_columns(values, "outputs", examples, &columns));
   if (columns != 1 || values->dtype != SP_FLOAT32) {
     char text[128];
-    return sp_fail(SP_ERROR_INVALID_ARGUMENT,
-                   "Expected output Tensor shape to be either [batch_size] or [batch_size, 1] of DT_FLOAT but got %s %s",
-                   sp_dtype_tf_name(values->dtype), sp_shape_format(values->rank, values->shape, text, sizeof text));
+    return sp_fail(
+        SP_ERROR_INVALID_ARGUMENT,
+        "Expected output Tensor shape to be either [batch_size] or [batch_size, 1] of DT_FLOAT but got %s %s",
+        sp_dtype_tf_name(values->dtype), sp_shape_format(values->rank, values->shape, text, sizeof text));
   }
   SP_TRY(sp_buffer_append_text(out, "{\"results\": ["));
   for (int64_t row = 0; row < examples; row++) {

@@ -14,7 +14,7 @@
 #include "core/memory.h"
 
 static const double latency_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                        0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10};
+                                        0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 enum { LATENCY_BUCKETS = sizeof latency_bounds / sizeof *latency_bounds + 1 };
 static const double load_bounds[] = {0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300};
 enum { LOAD_BUCKETS = sizeof load_bounds / sizeof *load_bounds + 1 };
@@ -135,7 +135,8 @@ void sp_metrics_record_load(sp_metrics *metrics, const char *model, int64_t vers
   pthread_mutex_lock(&metrics->lock);
   load_series *found = NULL;
   for (size_t i = 0; i < metrics->load_count && !found; i++)
-    if (metrics->loads[i]->version == version && strcmp(metrics->loads[i]->model, model) == 0) found = metrics->loads[i];
+    if (metrics->loads[i]->version == version && strcmp(metrics->loads[i]->model, model) == 0)
+      found = metrics->loads[i];
   if (!found && SP_RESERVE(metrics->loads, metrics->load_capacity, metrics->load_count + 1) == SP_OK &&
       (found = sp_alloc_zeroed(1, sizeof *found)) != NULL) {
     if ((found->model = sp_strdup(model)) != NULL) {
@@ -163,10 +164,14 @@ void sp_metrics_record_batch(sp_metrics *metrics, int64_t rows, int64_t requests
 
 sp_status sp_metrics_append_label(sp_buffer *out, const char *value) {
   for (const char *c = value; *c; c++) {
-    if (*c == '\\') SP_TRY(sp_buffer_append(out, "\\\\", 2));
-    else if (*c == '"') SP_TRY(sp_buffer_append(out, "\\\"", 2));
-    else if (*c == '\n') SP_TRY(sp_buffer_append(out, "\\n", 2));
-    else SP_TRY(sp_buffer_append(out, c, 1));
+    if (*c == '\\')
+      SP_TRY(sp_buffer_append(out, "\\\\", 2));
+    else if (*c == '"')
+      SP_TRY(sp_buffer_append(out, "\\\"", 2));
+    else if (*c == '\n')
+      SP_TRY(sp_buffer_append(out, "\\n", 2));
+    else
+      SP_TRY(sp_buffer_append(out, c, 1));
   }
   return SP_OK;
 }
@@ -185,12 +190,15 @@ static sp_status append_histogram(sp_buffer *out, const char *name, sp_status (*
     SP_TRY(sp_buffer_printf(out, "%s_bucket{", name));
     SP_TRY(labels(out, context));
     const char *separator = out->data[out->size - 1] == '{' ? "" : ",";
-    if (i < bound_count) SP_TRY(sp_buffer_printf(out, "%sle=\"%g\"} %" PRIu64 "\n", separator, bounds[i], cumulative));
-    else SP_TRY(sp_buffer_printf(out, "%sle=\"+Inf\"} %" PRIu64 "\n", separator, cumulative));
+    if (i < bound_count)
+      SP_TRY(sp_buffer_printf(out, "%sle=\"%g\"} %" PRIu64 "\n", separator, bounds[i], cumulative));
+    else
+      SP_TRY(sp_buffer_printf(out, "%sle=\"+Inf\"} %" PRIu64 "\n", separator, cumulative));
   }
   SP_TRY(sp_buffer_printf(out, "%s_sum{", name));
   SP_TRY(labels(out, context));
-  SP_TRY(sp_buffer_printf(out, "} %.9f\n", (double)atomic_load_explicit(&h->sum_nanoseconds, memory_order_relaxed) / 1e9));
+  SP_TRY(
+      sp_buffer_printf(out, "} %.9f\n", (double)atomic_load_explicit(&h->sum_nanoseconds, memory_order_relaxed) / 1e9));
   SP_TRY(sp_buffer_printf(out, "%s_count{", name));
   SP_TRY(labels(out, context));
   return sp_buffer_printf(out, "} %" PRIu64 "\n", (uint64_t)atomic_load_explicit(&h->count, memory_order_relaxed));
@@ -253,9 +261,9 @@ static sp_status render_loads(sp_metrics *metrics, sp_buffer *out) {
     for (int success = 1; success >= 0; success--) {
       SP_TRY(sp_buffer_append_text(out, "savepoint_serving_model_loads_total{"));
       SP_TRY(load_labels(out, series));
-      SP_TRY(sp_buffer_printf(out, ",result=\"%s\"} %" PRIu64 "\n", success ? "success" : "failure",
-                              (uint64_t)atomic_load_explicit(success ? &series->successes : &series->failures,
-                                                             memory_order_relaxed)));
+      SP_TRY(sp_buffer_printf(
+          out, ",result=\"%s\"} %" PRIu64 "\n", success ? "success" : "failure",
+          (uint64_t)atomic_load_explicit(success ? &series->successes : &series->failures, memory_order_relaxed)));
     }
   }
   SP_TRY(append_family(out, "savepoint_serving_model_load_seconds", "histogram",
@@ -285,8 +293,9 @@ sp_status sp_metrics_render(sp_metrics *metrics, sp_buffer *out) {
       status = append_histogram(out, "savepoint_serving_batch_rows", no_labels, NULL, &metrics->batch_rows,
                                 batch_bounds, BATCH_BUCKETS - 1);
     if (status == SP_OK)
-      status = sp_buffer_printf(out, "# TYPE savepoint_serving_batched_requests_total counter\n"
-                                     "savepoint_serving_batched_requests_total %" PRIu64 "\n",
+      status = sp_buffer_printf(out,
+                                "# TYPE savepoint_serving_batched_requests_total counter\n"
+                                "savepoint_serving_batched_requests_total %" PRIu64 "\n",
                                 (uint64_t)atomic_load_explicit(&metrics->batched_requests, memory_order_relaxed));
   }
   pthread_mutex_unlock(&metrics->lock);

@@ -16,13 +16,7 @@
 #include "core/bytes.h"
 #include "core/status.h"
 
-typedef enum sp_api {
-  SP_API_PREDICT = 0,
-  SP_API_CLASSIFY,
-  SP_API_REGRESS,
-  SP_API_METADATA,
-  SP_API_COUNT
-} sp_api;
+typedef enum sp_api { SP_API_PREDICT = 0, SP_API_CLASSIFY, SP_API_REGRESS, SP_API_METADATA, SP_API_COUNT } sp_api;
 
 /* "predict", "classify", "regress", "metadata". */
 const char *sp_api_name(sp_api api);

@@ -32,7 +32,11 @@ sp_status sp_serving_name_check(const char *name, size_t length, const char *wha
     unsigned char c = (unsigned char)name[i];
     if (c == '/' || c == ':' || c == '\\' || c < 0x20 || c == 0x7f)
       return sp_fail(SP_ERROR_INVALID_ARGUMENT, "%s may not contain %s (byte %zu)", what,
-                     c == '/' ? "'/'" : c == ':' ? "':'" : c == '\\' ? "'\\'" : "control characters", i);
+                     c == '/'    ? "'/'"
+                     : c == ':'  ? "':'"
+                     : c == '\\' ? "'\\'"
+                                 : "control characters",
+                     i);
   }
   if (!sp_utf8_valid(name, length)) return sp_fail(SP_ERROR_INVALID_ARGUMENT, "%s is not valid UTF-8", what);
   return SP_OK;
@@ -187,8 +191,7 @@ static sp_status convert_policy(const proto_policy *policy, const char *name, sp
       qsort(out->versions, out->version_count, sizeof *out->versions, compare_versions);
       return SP_OK;
     }
-    default:
-      return SP_OK;
+    default: return SP_OK;
   }
 }
 
@@ -210,7 +213,8 @@ static sp_status convert_model(const Tensorflow__Serving__ModelConfig *proto, sp
       return SP_ERROR_NO_MEMORY;
     for (size_t j = 0; j < i; j++)
       if (strcmp(out->labels[j].label, out->labels[i].label) == 0)
-        return sp_fail(SP_ERROR_INVALID_ARGUMENT, "model '%s': label '%s' is given twice", out->name, out->labels[i].label);
+        return sp_fail(SP_ERROR_INVALID_ARGUMENT, "model '%s': label '%s' is given twice", out->name,
+                       out->labels[i].label);
   }
   return SP_OK;
 }

@@ -36,8 +36,8 @@ enum { MAX_POLL_ROUNDS = 4, MAX_ENDED_ENTRIES = 64 };
 typedef struct version_entry {
   int64_t version;
   char *path;
-  sp_version_state state;  /* UNKNOWN: on disk but never wanted (not shown) */
-  sp_status error;         /* the last load failure, SP_OK otherwise */
+  sp_version_state state; /* UNKNOWN: on disk but never wanted (not shown) */
+  sp_status error;        /* the last load failure, SP_OK otherwise */
   char *error_message;
   int on_disk;
   sp_directory_fingerprint fingerprint; /* the last poll's */
@@ -52,8 +52,8 @@ typedef struct served_model {
   sp_model_config config;
   version_entry *versions; /* highest version first */
   size_t count, capacity;
-  int removed;             /* dropped from the config: unload everything, then forget */
-  char *base_note;         /* the last base-path problem, logged when it changes */
+  int removed;     /* dropped from the config: unload everything, then forget */
+  char *base_note; /* the last base-path problem, logged when it changes */
 } served_model;
 
 struct sp_model_manager {
@@ -84,9 +84,11 @@ const char *sp_version_state_name(sp_version_state state) {
 const char *sp_status_code_name(sp_status status) {
   switch (status) {
     case SP_OK: return "OK";
-    case SP_ERROR_INVALID_ARGUMENT: case SP_ERROR_MISMATCH: return "INVALID_ARGUMENT";
+    case SP_ERROR_INVALID_ARGUMENT:
+    case SP_ERROR_MISMATCH: return "INVALID_ARGUMENT";
     case SP_ERROR_IO: return "UNAVAILABLE";
-    case SP_ERROR_FORMAT: case SP_ERROR_CHECKSUM: return "DATA_LOSS";
+    case SP_ERROR_FORMAT:
+    case SP_ERROR_CHECKSUM: return "DATA_LOSS";
     case SP_ERROR_UNSUPPORTED: return "UNIMPLEMENTED";
     case SP_ERROR_UNSAFE: return "FAILED_PRECONDITION";
     case SP_ERROR_NOT_FOUND: return "NOT_FOUND";
@@ -106,8 +108,10 @@ static void log_message(sp_model_manager *manager, const char *format, ...) {
   va_start(args, format);
   vsnprintf(message, sizeof message, format, args);
   va_end(args);
-  if (manager->options.log) manager->options.log(manager->options.log_context, message);
-  else fprintf(stderr, "savepoint serve: %s\n", message);
+  if (manager->options.log)
+    manager->options.log(manager->options.log_context, message);
+  else
+    fprintf(stderr, "savepoint serve: %s\n", message);
 }
 
 static void utc_timestamp(char *out, size_t capacity) {
@@ -249,7 +253,8 @@ static sp_status verify_files(sp_model_manager *manager, sp_loaded_version *load
     SP_TRY(sp_manifest_read(loaded->path, &loaded->files));
   } else if (result.artifact_id) {
     char *recorded_path = NULL;
-    status = sp_registry_artifact_manifest(manager->options.registry, result.artifact_id, &loaded->files, &recorded_path);
+    status =
+        sp_registry_artifact_manifest(manager->options.registry, result.artifact_id, &loaded->files, &recorded_path);
     free(recorded_path);
     SP_TRY(status);
   }
@@ -294,7 +299,8 @@ static sp_status warm_up(const sp_servable *servable) {
                              &count, &keys, &outputs);
   sp_servable_outputs_free(count, keys, outputs);
   sp_named_tensors_free(&inputs);
-  return status == SP_OK ? SP_OK : sp_error_context(status, "warm-up prediction with zeros on '%s'", SP_DEFAULT_SIGNATURE);
+  return status == SP_OK ? SP_OK
+                         : sp_error_context(status, "warm-up prediction with zeros on '%s'", SP_DEFAULT_SIGNATURE);
 }
 
 static sp_status build_version(sp_model_manager *manager, const served_model *model, const version_entry *entry,
@@ -335,7 +341,8 @@ static int load_version(sp_model_manager *manager, served_model *model, version_
   pthread_mutex_lock(&manager->lock);
   entry->state = SP_VERSION_LOADING;
   pthread_mutex_unlock(&manager->lock);
-  log_message(manager, "loading model '%s' version %" PRId64 " from '%s'", model->config.name, entry->version, entry->path);
+  log_message(manager, "loading model '%s' version %" PRId64 " from '%s'", model->config.name, entry->version,
+              entry->path);
   double started = sp_clock_seconds();
   sp_loaded_version *loaded = NULL;
   sp_status status = build_version(manager, model, entry, &loaded);
@@ -349,7 +356,8 @@ static int load_version(sp_model_manager *manager, served_model *model, version_
     pthread_mutex_lock(&manager->lock);
     entry->state = SP_VERSION_START;
     pthread_mutex_unlock(&manager->lock);
-    log_message(manager, "model '%s' version %" PRId64 ": the directory changed while loading; waiting until it is stable",
+    log_message(manager,
+                "model '%s' version %" PRId64 ": the directory changed while loading; waiting until it is stable",
                 model->config.name, entry->version);
     entry->stable = 0;
     return 0;
@@ -377,9 +385,10 @@ static int load_version(sp_model_manager *manager, served_model *model, version_
   set_entry_error(entry, SP_OK, NULL);
   memcpy(entry->sha256, loaded->sha256, sizeof entry->sha256);
   pthread_mutex_unlock(&manager->lock);
-  log_message(manager, "model '%s' version %" PRId64 " is AVAILABLE: %s, sha256 %s (verified against %s), loaded in %.1f ms",
-              model->config.name, entry->version, loaded->servable->description, loaded->sha256, loaded->verified_against,
-              seconds * 1e3);
+  log_message(manager,
+              "model '%s' version %" PRId64 " is AVAILABLE: %s, sha256 %s (verified against %s), loaded in %.1f ms",
+              model->config.name, entry->version, loaded->servable->description, loaded->sha256,
+              loaded->verified_against, seconds * 1e3);
   sp_metrics_record_load(manager->options.metrics, model->config.name, entry->version, 1, seconds);
   record_serving(manager, SP_EVENT_LOADED, model->config.name, entry->version, entry->path, loaded->sha256, NULL);
   return 1;
@@ -393,8 +402,8 @@ static void unload_version(sp_model_manager *manager, served_model *model, versi
   entry->state = SP_VERSION_UNLOADING;
   entry->draining++;
   pthread_mutex_unlock(&manager->lock);
-  log_message(manager, "unloading model '%s' version %" PRId64 " (waiting for its requests in flight)", model->config.name,
-              entry->version);
+  log_message(manager, "unloading model '%s' version %" PRId64 " (waiting for its requests in flight)",
+              model->config.name, entry->version);
   sp_loaded_version_release(loaded);
 }
 
@@ -445,9 +454,12 @@ static int refresh_listing(sp_model_manager *manager, served_model *model) {
   size_t count = 0;
   char *note = NULL;
   sp_status status = model->removed ? SP_OK : sp_watch_versions(model->config.base_path, &directories, &count, &note);
-  if (status != SP_OK && status != SP_ERROR_NOT_FOUND) note = sp_strdup(sp_last_error());
-  else if (status == SP_ERROR_NOT_FOUND) note = sp_strdupf("no versions: base path '%s' does not exist", model->config.base_path);
-  if (note && (!model->base_note || strcmp(note, model->base_note) != 0)) log_message(manager, "model '%s': %s", model->config.name, note);
+  if (status != SP_OK && status != SP_ERROR_NOT_FOUND)
+    note = sp_strdup(sp_last_error());
+  else if (status == SP_ERROR_NOT_FOUND)
+    note = sp_strdupf("no versions: base path '%s' does not exist", model->config.base_path);
+  if (note && (!model->base_note || strcmp(note, model->base_note) != 0))
+    log_message(manager, "model '%s': %s", model->config.name, note);
   free(model->base_note);
   model->base_note = note;
   if (status != SP_OK && status != SP_ERROR_NOT_FOUND) return 0;
@@ -548,7 +560,8 @@ static int poll_model(sp_model_manager *manager, served_model *model, int *waiti
   for (size_t i = 0; i < model->count; i++) {
     version_entry *entry = &model->versions[i];
     if (aspired[i] || entry->state != SP_VERSION_AVAILABLE) continue;
-    if (model->removed || (!pending && (available || !entry->on_disk || !held_back))) unload_version(manager, model, entry);
+    if (model->removed || (!pending && (available || !entry->on_disk || !held_back)))
+      unload_version(manager, model, entry);
   }
   free(aspired);
   return again;
@@ -657,7 +670,8 @@ static void *manager_main(void *argument) {
     manager->wake_requested = 0;
     int reconfigured = manager->pending != NULL;
     pthread_mutex_unlock(&manager->lock);
-    if (manager->options.poll_seconds > 0 || reconfigured) poll_all(manager);
+    if (manager->options.poll_seconds > 0 || reconfigured)
+      poll_all(manager);
     else {
       apply_pending_config(manager);
       free_drained(manager);
@@ -793,7 +807,8 @@ sp_status sp_model_manager_acquire(sp_model_manager *manager, const char *name, 
   } else if (status == SP_OK) {
     version_entry *entry = model ? find_entry(model, wanted) : NULL;
     if (entry && entry->state == SP_VERSION_AVAILABLE) chosen = entry->loaded;
-    if (!chosen) status = sp_fail(SP_ERROR_NOT_FOUND, "Servable not found for request: Specific(%s, %" PRId64 ")", name, wanted);
+    if (!chosen)
+      status = sp_fail(SP_ERROR_NOT_FOUND, "Servable not found for request: Specific(%s, %" PRId64 ")", name, wanted);
   }
   if (chosen) atomic_fetch_add_explicit(&chosen->references, 1, memory_order_relaxed);
   pthread_mutex_unlock(&manager->lock);
@@ -802,8 +817,9 @@ sp_status sp_model_manager_acquire(sp_model_manager *manager, const char *name, 
 }
 
 static sp_status append_version_status(sp_buffer *out, const version_entry *entry, int first) {
-  SP_TRY(sp_buffer_printf(out, "%s\n  {\n   \"version\": \"%" PRId64 "\",\n   \"state\": \"%s\",\n   \"status\": {\n"
-                               "    \"error_code\": \"%s\",\n    \"error_message\": ",
+  SP_TRY(sp_buffer_printf(out,
+                          "%s\n  {\n   \"version\": \"%" PRId64 "\",\n   \"state\": \"%s\",\n   \"status\": {\n"
+                          "    \"error_code\": \"%s\",\n    \"error_message\": ",
                           first ? "" : ",", entry->version, sp_version_state_name(entry->state),
                           sp_status_code_name(entry->error)));
   const char *message = entry->error_message ? entry->error_message : "";
@@ -812,8 +828,9 @@ static sp_status append_version_status(sp_buffer *out, const version_entry *entr
   if (entry->sha256[0]) {
     /* Which bytes answer (or answered) for this version, and who loaded them. */
     const sp_loaded_version *loaded = entry->loaded;
-    SP_TRY(sp_buffer_printf(out, ",\n   \"savepoint\": {\n    \"sha256\": \"%s\",\n    \"loaded_by\": \"savepoint %s\",\n    \"path\": ",
-                            entry->sha256, SP_VERSION));
+    SP_TRY(sp_buffer_printf(
+        out, ",\n   \"savepoint\": {\n    \"sha256\": \"%s\",\n    \"loaded_by\": \"savepoint %s\",\n    \"path\": ",
+        entry->sha256, SP_VERSION));
     SP_TRY(sp_json_append_string(out, entry->path, strlen(entry->path)));
     if (loaded) {
       SP_TRY(sp_buffer_append_text(out, ",\n    \"verified_against\": "));
@@ -858,9 +875,10 @@ sp_status sp_model_manager_status_json(sp_model_manager *manager, const char *na
 sp_status sp_model_manager_metrics(sp_model_manager *manager, sp_buffer *out) {
   pthread_mutex_lock(&manager->lock);
   sp_status status = sp_buffer_append_text(
-      out, "# HELP savepoint_serving_model_version_state State of each model version (10 START, 20 LOADING, 30 "
-           "AVAILABLE, 40 UNLOADING, 50 END), with the SHA-256 of the files it serves.\n"
-           "# TYPE savepoint_serving_model_version_state gauge\n");
+      out,
+      "# HELP savepoint_serving_model_version_state State of each model version (10 START, 20 LOADING, 30 "
+      "AVAILABLE, 40 UNLOADING, 50 END), with the SHA-256 of the files it serves.\n"
+      "# TYPE savepoint_serving_model_version_state gauge\n");
   for (size_t i = 0; status == SP_OK && i < manager->model_count; i++) {
     const served_model *model = manager->models[i];
     for (size_t v = 0; status == SP_OK && v < model->count; v++) {
@@ -869,8 +887,9 @@ sp_status sp_model_manager_metrics(sp_model_manager *manager, sp_buffer *out) {
       status = sp_buffer_append_text(out, "savepoint_serving_model_version_state{model_name=\"");
       if (status == SP_OK) status = sp_metrics_append_label(out, model->config.name);
       if (status == SP_OK)
-        status = sp_buffer_printf(out, "\",model_version=\"%" PRId64 "\",state=\"%s\",sha256=\"%s\"} %d\n", entry->version,
-                                  sp_version_state_name(entry->state), entry->sha256, (int)entry->state);
+        status =
+            sp_buffer_printf(out, "\",model_version=\"%" PRId64 "\",state=\"%s\",sha256=\"%s\"} %d\n", entry->version,
+                             sp_version_state_name(entry->state), entry->sha256, (int)entry->state);
     }
   }
   pthread_mutex_unlock(&manager->lock);

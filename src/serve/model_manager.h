@@ -65,24 +65,24 @@ typedef struct sp_loaded_version {
   int64_t version;
   char *path;
   sp_servable *servable;
-  sp_batcher *batcher;            /* NULL without --enable_batching */
-  char sha256[65];                /* whole-artifact SHA-256 (manifest.h) as verified at load */
-  sp_manifest *files;             /* every file with its SHA-256 */
-  char *verified_against;         /* "manifest", "registry artifact 12", "manifest and registry artifact 12", "nothing" */
+  sp_batcher *batcher;    /* NULL without --enable_batching */
+  char sha256[65];        /* whole-artifact SHA-256 (manifest.h) as verified at load */
+  sp_manifest *files;     /* every file with its SHA-256 */
+  char *verified_against; /* "manifest", "registry artifact 12", "manifest and registry artifact 12", "nothing" */
   double load_seconds;
-  char loaded_at[40];             /* ISO-8601 UTC */
+  char loaded_at[40]; /* ISO-8601 UTC */
   sp_request_series *series[SP_API_COUNT];
 } sp_loaded_version;
 
 typedef struct sp_model_manager_options {
-  double poll_seconds;          /* --file_system_poll_wait_seconds (default 1; 0: poll once at start) */
-  const char *tag_set;          /* SavedModel tags, "serve" */
-  sp_registry *registry;        /* record loads/unloads/refusals; may be NULL */
-  const char *instance;         /* "host:port" for the registry */
-  sp_metrics *metrics;          /* not NULL */
+  double poll_seconds;   /* --file_system_poll_wait_seconds (default 1; 0: poll once at start) */
+  const char *tag_set;   /* SavedModel tags, "serve" */
+  sp_registry *registry; /* record loads/unloads/refusals; may be NULL */
+  const char *instance;  /* "host:port" for the registry */
+  sp_metrics *metrics;   /* not NULL */
   int enable_batching;
   sp_batching_options batching;
-  int warm_up;                  /* run a warm-up prediction before serving (default 1) */
+  int warm_up;                                     /* run a warm-up prediction before serving (default 1) */
   void (*log)(void *context, const char *message); /* NULL: stderr */
   void *log_context;
 } sp_model_manager_options;

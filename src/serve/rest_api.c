@@ -37,7 +37,10 @@ typedef struct route {
 int sp_http_status_for(sp_status status) {
   switch (status) {
     case SP_OK: return 200;
-    case SP_ERROR_INVALID_ARGUMENT: case SP_ERROR_FORMAT: case SP_ERROR_MISMATCH: case SP_ERROR_UNSAFE: return 400;
+    case SP_ERROR_INVALID_ARGUMENT:
+    case SP_ERROR_FORMAT:
+    case SP_ERROR_MISMATCH:
+    case SP_ERROR_UNSAFE: return 400;
     case SP_ERROR_NOT_FOUND: return 404;
     case SP_ERROR_EXISTS: return 409;
     case SP_ERROR_NO_MEMORY: return 429;
@@ -86,7 +89,8 @@ static sp_status decode_component(const char **cursor, char *out, size_t capacit
       byte = (char)(high << 4 | low);
       c += 2;
     }
-    if (used + 1 >= capacity) return sp_fail(SP_ERROR_INVALID_ARGUMENT, "%s is longer than %zu bytes", what, capacity - 1);
+    if (used + 1 >= capacity)
+      return sp_fail(SP_ERROR_INVALID_ARGUMENT, "%s is longer than %zu bytes", what, capacity - 1);
     out[used++] = byte;
   }
   out[used] = '\0';
@@ -136,12 +140,18 @@ static sp_status parse_route(const char *method, const char *path, route *parsed
     parsed->request.label = parsed->label;
   }
   int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
-  if (*cursor == '\0' && get) parsed->kind = ROUTE_STATUS;
-  else if (strcasecmp(cursor, "/metadata") == 0 && get) parsed->kind = ROUTE_METADATA;
-  else if (strcasecmp(cursor, ":predict") == 0 && post) parsed->kind = ROUTE_PREDICT;
-  else if (strcasecmp(cursor, ":classify") == 0 && post) parsed->kind = ROUTE_CLASSIFY;
-  else if (strcasecmp(cursor, ":regress") == 0 && post) parsed->kind = ROUTE_REGRESS;
-  else return malformed(method, path);
+  if (*cursor == '\0' && get)
+    parsed->kind = ROUTE_STATUS;
+  else if (strcasecmp(cursor, "/metadata") == 0 && get)
+    parsed->kind = ROUTE_METADATA;
+  else if (strcasecmp(cursor, ":predict") == 0 && post)
+    parsed->kind = ROUTE_PREDICT;
+  else if (strcasecmp(cursor, ":classify") == 0 && post)
+    parsed->kind = ROUTE_CLASSIFY;
+  else if (strcasecmp(cursor, ":regress") == 0 && post)
+    parsed->kind = ROUTE_REGRESS;
+  else
+    return malformed(method, path);
   return SP_OK;
 }
 
@@ -159,8 +169,9 @@ static sp_status append_tensor_info(sp_buffer *out, const sp_tensor_spec *spec) 
   SP_TRY(sp_buffer_printf(out, "{\n        \"dtype\": \"%s\",\n        \"tensor_shape\": {\n         \"dim\": [",
                           sp_data_type_name(spec->dtype, dtype, sizeof dtype)));
   for (int d = 0; d < spec->rank; d++)
-    SP_TRY(sp_buffer_printf(out, "%s\n          {\n           \"size\": \"%" PRId64 "\",\n           \"name\": \"\"\n          }",
-                            d ? "," : "", spec->dims[d]));
+    SP_TRY(sp_buffer_printf(
+        out, "%s\n          {\n           \"size\": \"%" PRId64 "\",\n           \"name\": \"\"\n          }",
+        d ? "," : "", spec->dims[d]));
   SP_TRY(sp_buffer_printf(out, "%s],\n         \"unknown_rank\": %s\n        }", spec->rank > 0 ? "\n         " : "",
                           spec->rank < 0 ? "true" : "false"));
   if (spec->tensor_name[0]) {
@@ -200,7 +211,9 @@ static sp_status append_signature_defs(sp_buffer *out, const sp_servable *servab
 
 /* What savepoint adds to the metadata map: which bytes are live and who loaded them. */
 static sp_status append_artifact(sp_buffer *out, const sp_loaded_version *loaded) {
-  SP_TRY(sp_buffer_printf(out, ",\n  \"savepoint\": {\n   \"sha256\": \"%s\",\n   \"loaded_by\": \"savepoint %s\",\n   \"format\": \"%s\",\n   \"description\": ",
+  SP_TRY(sp_buffer_printf(out,
+                          ",\n  \"savepoint\": {\n   \"sha256\": \"%s\",\n   \"loaded_by\": \"savepoint %s\",\n   "
+                          "\"format\": \"%s\",\n   \"description\": ",
                           loaded->sha256, SP_VERSION, loaded->servable->format));
   SP_TRY(sp_json_append_string(out, loaded->servable->description, strlen(loaded->servable->description)));
   SP_TRY(sp_buffer_append_text(out, ",\n   \"path\": "));
@@ -221,8 +234,8 @@ static sp_status append_artifact(sp_buffer *out, const sp_loaded_version *loaded
 static sp_status render_metadata(const route *parsed, const sp_loaded_version *loaded, sp_buffer *out) {
   SP_TRY(sp_buffer_append_text(out, "{\n \"model_spec\": {\n  \"name\": "));
   SP_TRY(sp_json_append_string(out, parsed->name, strlen(parsed->name)));
-  SP_TRY(sp_buffer_printf(out, ",\n  \"signature_name\": \"\",\n  \"version\": \"%" PRId64 "\"\n },\n \"metadata\": {\n",
-                          loaded->version));
+  SP_TRY(sp_buffer_printf(
+      out, ",\n  \"signature_name\": \"\",\n  \"version\": \"%" PRId64 "\"\n },\n \"metadata\": {\n", loaded->version));
   SP_TRY(append_signature_defs(out, loaded->servable));
   SP_TRY(append_artifact(out, loaded));
   return sp_buffer_append_text(out, "\n }\n}\n");
@@ -315,9 +328,10 @@ static sp_status classify_or_regress(const sp_loaded_version *loaded, route_kind
 }
 
 static sp_api api_of(route_kind kind) {
-  return kind == ROUTE_CLASSIFY ? SP_API_CLASSIFY : kind == ROUTE_REGRESS ? SP_API_REGRESS
-                                : kind == ROUTE_METADATA ? SP_API_METADATA
-                                                         : SP_API_PREDICT;
+  return kind == ROUTE_CLASSIFY   ? SP_API_CLASSIFY
+         : kind == ROUTE_REGRESS  ? SP_API_REGRESS
+         : kind == ROUTE_METADATA ? SP_API_METADATA
+                                  : SP_API_PREDICT;
 }
 
 /* Metadata, predict, classify, regress: everything that runs against one loaded version. */
@@ -337,9 +351,12 @@ static void handle_version_request(const sp_rest_context *context, const route *
     response->model_version = loaded->version;
     memcpy(response->sha256, loaded->sha256, sizeof response->sha256);
     const sp_json_node *root = document ? sp_json_document_root(document) : NULL;
-    if (parsed->kind == ROUTE_METADATA) status = render_metadata(parsed, loaded, &response->body);
-    else if (parsed->kind == ROUTE_PREDICT) status = predict(loaded, root, signature_name, &response->body);
-    else status = classify_or_regress(loaded, parsed->kind, root, signature_name, &response->body);
+    if (parsed->kind == ROUTE_METADATA)
+      status = render_metadata(parsed, loaded, &response->body);
+    else if (parsed->kind == ROUTE_PREDICT)
+      status = predict(loaded, root, signature_name, &response->body);
+    else
+      status = classify_or_regress(loaded, parsed->kind, root, signature_name, &response->body);
   }
   if (status != SP_OK) fail_response(response, status);
   sp_metrics_record_request(context->metrics, loaded ? loaded->series[api_of(parsed->kind)] : NULL, response->status,
@@ -366,8 +383,9 @@ void sp_rest_handle(const sp_rest_context *context, const char *method, const ch
     return;
   }
   if (strncasecmp(path, "/v1/models", strlen("/v1/models")) != 0) {
-    sp_status status = strncasecmp(path, "/v1/", 4) == 0 ? malformed(method, path)
-                                                          : sp_fail(SP_ERROR_NOT_FOUND, "Not found: %s", "no such endpoint");
+    sp_status status = strncasecmp(path, "/v1/", 4) == 0
+                           ? malformed(method, path)
+                           : sp_fail(SP_ERROR_NOT_FOUND, "Not found: %s", "no such endpoint");
     fail_response(response, status);
     sp_metrics_record_request(context->metrics, NULL, response->status, 0);
     return;

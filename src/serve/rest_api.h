@@ -30,7 +30,7 @@ typedef struct sp_rest_context {
 } sp_rest_context;
 
 typedef struct sp_rest_response {
-  int status;               /* HTTP status */
+  int status; /* HTTP status */
   sp_buffer body;
   const char *content_type; /* static */
   int64_t model_version;    /* >= 0 when a version answered */

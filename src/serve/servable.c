@@ -77,7 +77,8 @@ static int compare_signatures(const void *a, const void *b) {
 }
 
 void sp_signature_sort(sp_signature *signature) {
-  if (signature->input_count > 1) qsort(signature->inputs, signature->input_count, sizeof *signature->inputs, compare_specs);
+  if (signature->input_count > 1)
+    qsort(signature->inputs, signature->input_count, sizeof *signature->inputs, compare_specs);
   if (signature->output_count > 1)
     qsort(signature->outputs, signature->output_count, sizeof *signature->outputs, compare_specs);
 }
@@ -116,8 +117,10 @@ const sp_signature *sp_servable_signature(const sp_servable *servable, const cha
     size_t middle = low + (high - low) / 2;
     int order = strcmp(servable->signatures[middle].key, key);
     if (order == 0) return &servable->signatures[middle];
-    if (order < 0) low = middle + 1;
-    else high = middle;
+    if (order < 0)
+      low = middle + 1;
+    else
+      high = middle;
   }
   return NULL;
 }

@@ -33,17 +33,17 @@
 
 /* One input or output of a signature as TensorInfo describes it. */
 typedef struct sp_tensor_spec {
-  char *key;          /* the signature's name for it: "x", "inputs", "scores" */
-  char *tensor_name;  /* the graph tensor: "x:0" ("" when the format has none) */
-  int dtype;          /* TensorFlow DataType number; may be a _REF type (value + 100) */
-  int rank;           /* -1: unknown rank */
-  int64_t *dims;      /* rank entries, -1 for unknown sizes */
+  char *key;         /* the signature's name for it: "x", "inputs", "scores" */
+  char *tensor_name; /* the graph tensor: "x:0" ("" when the format has none) */
+  int dtype;         /* TensorFlow DataType number; may be a _REF type (value + 100) */
+  int rank;          /* -1: unknown rank */
+  int64_t *dims;     /* rank entries, -1 for unknown sizes */
 } sp_tensor_spec;
 
 typedef struct sp_signature {
-  char *key;          /* "serving_default" */
-  char *method_name;  /* SP_METHOD_PREDICT, ... ("" when absent) */
-  sp_tensor_spec *inputs;  /* sorted by key */
+  char *key;              /* "serving_default" */
+  char *method_name;      /* SP_METHOD_PREDICT, ... ("" when absent) */
+  sp_tensor_spec *inputs; /* sorted by key */
   size_t input_count;
   sp_tensor_spec *outputs; /* sorted by key */
   size_t output_count;
@@ -61,9 +61,9 @@ typedef struct sp_servable_operations {
 } sp_servable_operations;
 
 struct sp_servable {
-  const char *format;        /* "saved_model", "keras", "h5", "tfjs" (static) */
-  char *description;         /* one line for logs: "SavedModel (TF 1.14.0), 5 signatures" */
-  sp_signature *signatures;  /* sorted by key */
+  const char *format;       /* "saved_model", "keras", "h5", "tfjs" (static) */
+  char *description;        /* one line for logs: "SavedModel (TF 1.14.0), 5 signatures" */
+  sp_signature *signatures; /* sorted by key */
   size_t signature_count;
   const sp_servable_operations *operations;
   void *state;

@@ -89,7 +89,8 @@ sp_status sp_keras_model_signature(const sp_model *model, sp_signature **signatu
   result->method_name = sp_strdup(SP_METHOD_PREDICT);
   result->inputs = sp_alloc_zeroed((size_t)inputs + 1, sizeof *result->inputs);
   result->outputs = sp_alloc_zeroed((size_t)outputs + 1, sizeof *result->outputs);
-  sp_status status = result->key && result->method_name && result->inputs && result->outputs ? SP_OK : SP_ERROR_NO_MEMORY;
+  sp_status status =
+      result->key && result->method_name && result->inputs && result->outputs ? SP_OK : SP_ERROR_NO_MEMORY;
   if (status == SP_OK) {
     result->input_count = (size_t)inputs;
     result->output_count = (size_t)outputs;
@@ -152,7 +153,8 @@ static sp_status run_model(void *state_pointer, const sp_signature *signature, s
   const sp_tensor **model_inputs = sp_alloc_zeroed(signature->input_count + 1, sizeof *model_inputs);
   sp_status status = ordered && model_inputs ? SP_OK : SP_ERROR_NO_MEMORY;
   if (status == SP_OK) status = order_inputs(signature, input_count, input_keys, inputs, ordered);
-  for (size_t j = 0; status == SP_OK && j < signature->input_count; j++) model_inputs[state->input_order[j]] = ordered[j];
+  for (size_t j = 0; status == SP_OK && j < signature->input_count; j++)
+    model_inputs[state->input_order[j]] = ordered[j];
   int produced = 0;
   sp_tensor **results = NULL;
   if (status == SP_OK)
@@ -199,7 +201,8 @@ static sp_status map_order(const sp_model *model, const sp_signature *signature,
   return SP_OK;
 }
 
-sp_status sp_servable_from_keras_model(sp_model *model, const char *format, const char *source, sp_servable **servable) {
+sp_status sp_servable_from_keras_model(sp_model *model, const char *format, const char *source,
+                                       sp_servable **servable) {
   *servable = NULL;
   keras_state *state = sp_alloc_zeroed(1, sizeof *state);
   if (!state) {
@@ -212,12 +215,11 @@ sp_status sp_servable_from_keras_model(sp_model *model, const char *format, cons
   if (status == SP_OK) status = sp_keras_model_signature(model, &signature);
   if (status == SP_OK) sp_signature_sort(signature);
   if (status == SP_OK) status = map_order(model, signature, state);
-  char *description = status == SP_OK ? sp_strdupf("Keras model '%s' from %s (%d input%s, %d output%s)", sp_model_name(model),
-                                                   source, sp_model_input_count(model),
-                                                   sp_model_input_count(model) == 1 ? "" : "s",
-                                                   sp_model_output_count(model),
-                                                   sp_model_output_count(model) == 1 ? "" : "s")
-                                       : NULL;
+  char *description = status == SP_OK
+                          ? sp_strdupf("Keras model '%s' from %s (%d input%s, %d output%s)", sp_model_name(model),
+                                       source, sp_model_input_count(model), sp_model_input_count(model) == 1 ? "" : "s",
+                                       sp_model_output_count(model), sp_model_output_count(model) == 1 ? "" : "s")
+                          : NULL;
   if (status == SP_OK && !description) status = SP_ERROR_NO_MEMORY;
   if (status != SP_OK) {
     sp_signatures_free(signature, signature ? 1 : 0);

@@ -40,7 +40,8 @@ static int probe_saved_model(const char *directory) {
 
 static sp_status describe_tensor(const char *key, const sp_tensor_info_proto *info, sp_tensor_spec *spec) {
   spec->key = sp_strdup(key);
-  spec->tensor_name = sp_strdup(info->encoding_case == TENSORFLOW__TENSOR_INFO__ENCODING_NAME && info->name ? info->name : "");
+  spec->tensor_name =
+      sp_strdup(info->encoding_case == TENSORFLOW__TENSOR_INFO__ENCODING_NAME && info->name ? info->name : "");
   if (!spec->key || !spec->tensor_name) return SP_ERROR_NO_MEMORY;
   spec->dtype = (int)info->dtype;
   const Tensorflow__TensorShapeProto *shape = info->tensor_shape;
@@ -48,7 +49,8 @@ static sp_status describe_tensor(const char *key, const sp_tensor_info_proto *in
     spec->rank = -1;
     return SP_OK;
   }
-  if (shape->n_dim > 4096) return sp_fail(SP_ERROR_UNSAFE, "signature tensor '%s' declares %zu dimensions", key, shape->n_dim);
+  if (shape->n_dim > 4096)
+    return sp_fail(SP_ERROR_UNSAFE, "signature tensor '%s' declares %zu dimensions", key, shape->n_dim);
   spec->rank = (int)shape->n_dim;
   spec->dims = sp_alloc_zeroed(shape->n_dim + 1, sizeof *spec->dims);
   if (!spec->dims) return SP_ERROR_NO_MEMORY;
@@ -63,7 +65,8 @@ static sp_status describe_tensors(const sp_signature_proto *proto, int outputs, 
   *specs = sp_alloc_zeroed(listed + 1, sizeof **specs);
   sp_status status = *specs ? SP_OK : SP_ERROR_NO_MEMORY;
   if (status == SP_OK) *count = listed; /* zeroed entries free safely if a later one fails */
-  for (size_t i = 0; status == SP_OK && i < listed; i++) status = describe_tensor(list[i].key, list[i].info, &(*specs)[i]);
+  for (size_t i = 0; status == SP_OK && i < listed; i++)
+    status = describe_tensor(list[i].key, list[i].info, &(*specs)[i]);
   free(list);
   return status;
 }
@@ -144,7 +147,8 @@ static const sp_servable_operations session_operations = {run_session, close_ses
 static char *describe_model(const sp_saved_model *model, size_t signature_count) {
   const Tensorflow__MetaGraphDef__MetaInfoDef *info =
       model->meta_graph_count ? model->proto->meta_graphs[0]->meta_info_def : NULL;
-  return sp_strdupf("SavedModel%s%s%s, %zu signature%s", info && info->tensorflow_version && *info->tensorflow_version ? " (TF " : "",
+  return sp_strdupf("SavedModel%s%s%s, %zu signature%s",
+                    info && info->tensorflow_version && *info->tensorflow_version ? " (TF " : "",
                     info && info->tensorflow_version ? info->tensorflow_version : "",
                     info && info->tensorflow_version && *info->tensorflow_version ? ")" : "", signature_count,
                     signature_count == 1 ? "" : "s");
@@ -183,9 +187,10 @@ static sp_status load_saved_model(const char *directory, const sp_servable_optio
   if (status == SP_OK) status = check_variables(model);
   sp_saved_model_free(model);
   SP_TRY(status);
-  return sp_fail(SP_ERROR_UNSUPPORTED,
-                 "serving SavedModel '%s' needs the GraphDef interpreter (src/graph), which this build does not have yet",
-                 directory);
+  return sp_fail(
+      SP_ERROR_UNSUPPORTED,
+      "serving SavedModel '%s' needs the GraphDef interpreter (src/graph), which this build does not have yet",
+      directory);
 }
 #endif
 

@@ -54,8 +54,10 @@ void sp_serve_options_init(sp_serve_options *options) {
 }
 
 static void server_log(const sp_server *server, const char *message) {
-  if (server->options.log) server->options.log(server->options.log_context, message);
-  else fprintf(stderr, "savepoint serve: %s\n", message);
+  if (server->options.log)
+    server->options.log(server->options.log_context, message);
+  else
+    fprintf(stderr, "savepoint serve: %s\n", message);
 }
 
 static sp_status load_configs(sp_server *server, sp_model_config_list **configs, char sha256[65]) {
@@ -79,9 +81,11 @@ sp_status sp_server_reload_config(sp_server *server) {
   pthread_mutex_unlock(&server->reload_lock);
   sp_model_config_list_free(configs);
   char message[1200];
-  if (status == SP_OK) snprintf(message, sizeof message, "model config '%s' re-read", server->config_file);
-  else snprintf(message, sizeof message, "model config '%s' not applied (the models stay as they are): %s",
-                server->config_file, sp_last_error());
+  if (status == SP_OK)
+    snprintf(message, sizeof message, "model config '%s' re-read", server->config_file);
+  else
+    snprintf(message, sizeof message, "model config '%s' not applied (the models stay as they are): %s",
+             server->config_file, sp_last_error());
   server_log(server, message);
   return status;
 }
@@ -92,7 +96,8 @@ static void *watch_config(void *argument) {
   pthread_mutex_lock(&server->watch_lock);
   while (!server->stopping) {
     struct timespec deadline = sp_clock_deadline(server->options.model_config_file_poll_wait_seconds);
-    while (!server->stopping && pthread_cond_timedwait(&server->watch_wake, &server->watch_lock, &deadline) != ETIMEDOUT) {
+    while (!server->stopping &&
+           pthread_cond_timedwait(&server->watch_wake, &server->watch_lock, &deadline) != ETIMEDOUT) {
     }
     if (server->stopping) break;
     pthread_mutex_unlock(&server->watch_lock);
@@ -118,10 +123,12 @@ static sp_status check_options(const sp_serve_options *options) {
   if (options->model_config_file && options->model_base_path)
     return sp_fail(SP_ERROR_INVALID_ARGUMENT, "give either --model_config_file or --model_base_path, not both");
   if (!options->model_config_file && !options->model_base_path)
-    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "nothing to serve: give --model_base_path (and --model_name) or --model_config_file");
+    return sp_fail(SP_ERROR_INVALID_ARGUMENT,
+                   "nothing to serve: give --model_base_path (and --model_name) or --model_config_file");
   if (options->file_system_poll_wait_seconds < 0)
     return sp_fail(SP_ERROR_INVALID_ARGUMENT, "--file_system_poll_wait_seconds must be 0 or more");
-  if (options->rest_api_max_body_bytes == 0) return sp_fail(SP_ERROR_INVALID_ARGUMENT, "the body limit must be positive");
+  if (options->rest_api_max_body_bytes == 0)
+    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "the body limit must be positive");
   return SP_OK;
 }
 
@@ -222,13 +229,15 @@ int sp_server_port(const sp_server *server) { return server->http ? sp_http_serv
 void sp_server_stop(sp_server *server, size_t *unfinished) {
   if (unfinished) *unfinished = 0;
   if (!server) return;
-  if (server->watcher_running) sp_thread_stop(server->watcher, &server->watch_lock, &server->watch_wake, &server->stopping);
+  if (server->watcher_running)
+    sp_thread_stop(server->watcher, &server->watch_lock, &server->watch_wake, &server->stopping);
   double drain = (server->options.rest_api_timeout_in_ms > 0 ? server->options.rest_api_timeout_in_ms : 30000) / 1000.0;
   size_t left = sp_http_server_stop(server->http, drain);
   if (unfinished) *unfinished = left;
   if (left) {
     char message[160];
-    snprintf(message, sizeof message, "%zu request%s still running after %.0f s of draining", left, left == 1 ? " was" : "s were", drain);
+    snprintf(message, sizeof message, "%zu request%s still running after %.0f s of draining", left,
+             left == 1 ? " was" : "s were", drain);
     server_log(server, message);
   }
   sp_model_manager_free(server->manager);

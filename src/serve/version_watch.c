@@ -96,8 +96,10 @@ static sp_status walk_tree(walk *state, const char *path, const char *relative, 
     char *child = sp_path_join(path, names[i]);
     char *child_relative = relative[0] ? sp_strdupf("%s/%s", relative, names[i]) : sp_strdup(names[i]);
     struct stat info;
-    if (!child || !child_relative) status = SP_ERROR_NO_MEMORY;
-    else if (lstat(child, &info) != 0) status = SP_OK; /* vanished between listing and stat: the next poll differs */
+    if (!child || !child_relative)
+      status = SP_ERROR_NO_MEMORY;
+    else if (lstat(child, &info) != 0)
+      status = SP_OK; /* vanished between listing and stat: the next poll differs */
     else if (++state->result->files > SP_WATCH_MAX_FILES)
       status = sp_fail(SP_ERROR_UNSAFE, "'%s' holds more than %d entries", path, SP_WATCH_MAX_FILES);
     else {
@@ -108,7 +110,8 @@ static sp_status walk_tree(walk *state, const char *path, const char *relative, 
       sp_sha256_update(state->hash, child_relative, strlen(child_relative) + 1);
       sp_sha256_update(state->hash, line, (size_t)length);
       if (type == 'f') state->result->bytes += (uint64_t)info.st_size;
-      if (depth == 0 && type == 'f' && strcmp(names[i], SP_MANIFEST_DIRECTORY_NAME) == 0) state->result->has_manifest = 1;
+      if (depth == 0 && type == 'f' && strcmp(names[i], SP_MANIFEST_DIRECTORY_NAME) == 0)
+        state->result->has_manifest = 1;
       if (type == 'd') status = walk_tree(state, child, child_relative, depth + 1);
     }
     free(child);

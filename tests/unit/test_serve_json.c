@@ -144,10 +144,10 @@ Test(json_body, refuses_malformed_documents) {
 
 Test(json_body, refuses_invalid_utf8) {
   expect_parse_error("\"\xff\"", 3, "not UTF-8");
-  expect_parse_error("\"\xc0\xaf\"", 4, "not UTF-8");          /* overlong '/' */
-  expect_parse_error("\"\xed\xa0\x80\"", 5, "not UTF-8");      /* UTF-8 encoded surrogate */
-  expect_parse_error("\"\xf4\x90\x80\x80\"", 6, "not UTF-8");  /* past U+10FFFF */
-  expect_parse_error("\"\xe2\x82\"", 4, "not UTF-8");          /* truncated */
+  expect_parse_error("\"\xc0\xaf\"", 4, "not UTF-8");         /* overlong '/' */
+  expect_parse_error("\"\xed\xa0\x80\"", 5, "not UTF-8");     /* UTF-8 encoded surrogate */
+  expect_parse_error("\"\xf4\x90\x80\x80\"", 6, "not UTF-8"); /* past U+10FFFF */
+  expect_parse_error("\"\xe2\x82\"", 4, "not UTF-8");         /* truncated */
   cr_assert(sp_utf8_valid("\xe2\x82\xac", 3));
   cr_assert(!sp_utf8_valid("\xe2\x82", 2));
 }
@@ -203,9 +203,10 @@ Test(json_tensor, row_format_named_inputs_batch_along_dimension_zero) {
   make_signature(&test, 2, (const char *[]){"int_tensor", "str_tensor"}, (const int[]){SP_INT32, SP_STRING});
   sp_predict_format format;
   sp_named_tensors inputs;
-  convert("{\"instances\": [{\"int_tensor\": [[1,2],[3,4],[5,6]], \"str_tensor\": [\"foo\", \"bar\"]},"
-          "{\"int_tensor\": [[7,8],[9,0],[1,2]], \"str_tensor\": [\"baz\", {\"b64\": \"YmF0\"}]}]}",
-          &test.signature, &format, &inputs);
+  convert(
+      "{\"instances\": [{\"int_tensor\": [[1,2],[3,4],[5,6]], \"str_tensor\": [\"foo\", \"bar\"]},"
+      "{\"int_tensor\": [[7,8],[9,0],[1,2]], \"str_tensor\": [\"baz\", {\"b64\": \"YmF0\"}]}]}",
+      &test.signature, &format, &inputs);
   const sp_tensor *ints = inputs.tensors[0], *strings = inputs.tensors[1];
   cr_assert_eq(ints->rank, 3);
   cr_assert(ints->shape[0] == 2 && ints->shape[1] == 3 && ints->shape[2] == 2);
@@ -332,14 +333,17 @@ Test(json_tensor, multiple_outputs_row_and_columnar) {
   const char *words[] = {"hello", "world", "tf", "serving"};
   for (int i = 0; i < 4; i++) SP_ASSERT_OK(sp_tensor_set_string(bytes, i, words[i], strlen(words[i])));
   sp_tensor *tensors[] = {int_tensor, double_tensor, bytes};
-  char *row = render(SP_PREDICT_ROW, 3, (const char *[]){"int_tensor", "double_scalar_tensor", "str_tensor_bytes"}, tensors);
-  cr_assert_str_eq(row, "{\"predictions\": [{\"double_scalar_tensor\": 8.0, \"int_tensor\": [[1, 2], [3, 4], [5, 6]], "
-                        "\"str_tensor_bytes\": [{\"b64\": \"aGVsbG8=\"}, {\"b64\": \"d29ybGQ=\"}]}, "
-                        "{\"double_scalar_tensor\": 9.0, \"int_tensor\": [[7, 8], [9, 0], [1, 2]], "
-                        "\"str_tensor_bytes\": [{\"b64\": \"dGY=\"}, {\"b64\": \"c2VydmluZw==\"}]}]}");
+  char *row =
+      render(SP_PREDICT_ROW, 3, (const char *[]){"int_tensor", "double_scalar_tensor", "str_tensor_bytes"}, tensors);
+  cr_assert_str_eq(row,
+                   "{\"predictions\": [{\"double_scalar_tensor\": 8.0, \"int_tensor\": [[1, 2], [3, 4], [5, 6]], "
+                   "\"str_tensor_bytes\": [{\"b64\": \"aGVsbG8=\"}, {\"b64\": \"d29ybGQ=\"}]}, "
+                   "{\"double_scalar_tensor\": 9.0, \"int_tensor\": [[7, 8], [9, 0], [1, 2]], "
+                   "\"str_tensor_bytes\": [{\"b64\": \"dGY=\"}, {\"b64\": \"c2VydmluZw==\"}]}]}");
   free(row);
-  char *columns = render(SP_PREDICT_COLUMNAR, 3, (const char *[]){"double_scalar_tensor", "int_tensor", "str_tensor_bytes"},
-                         (sp_tensor *[]){double_tensor, int_tensor, bytes});
+  char *columns =
+      render(SP_PREDICT_COLUMNAR, 3, (const char *[]){"double_scalar_tensor", "int_tensor", "str_tensor_bytes"},
+             (sp_tensor *[]){double_tensor, int_tensor, bytes});
   cr_assert(strstr(columns, "\"double_scalar_tensor\": [8.0, 9.0]"));
   cr_assert(strstr(columns, "\"int_tensor\": [[[1, 2], [3, 4], [5, 6]], [[7, 8], [9, 0], [1, 2]]]"));
   free(columns);
@@ -355,11 +359,12 @@ Test(json_tensor, output_errors) {
   sp_tensor *zero_rank = sp_tensor_wrap(SP_INT32, 0, NULL, scalar);
   char *keys[] = {(char *)"int_tensor", (char *)"str_tensor"};
   sp_buffer out = {0};
-  SP_ASSERT_FAILS(sp_json_predict_outputs(SP_PREDICT_ROW, 2, keys, (sp_tensor *[]){two, one}, &out), SP_ERROR_INVALID_ARGUMENT,
-                  "inconsistent batch size");
+  SP_ASSERT_FAILS(sp_json_predict_outputs(SP_PREDICT_ROW, 2, keys, (sp_tensor *[]){two, one}, &out),
+                  SP_ERROR_INVALID_ARGUMENT, "inconsistent batch size");
   SP_ASSERT_FAILS(sp_json_predict_outputs(SP_PREDICT_ROW, 1, keys, (sp_tensor *[]){zero_rank}, &out),
                   SP_ERROR_INVALID_ARGUMENT, "no shape information");
-  SP_ASSERT_FAILS(sp_json_predict_outputs(SP_PREDICT_ROW, 0, keys, NULL, &out), SP_ERROR_INVALID_ARGUMENT, "empty tensor map");
+  SP_ASSERT_FAILS(sp_json_predict_outputs(SP_PREDICT_ROW, 0, keys, NULL, &out), SP_ERROR_INVALID_ARGUMENT,
+                  "empty tensor map");
   SP_ASSERT_OK(sp_json_predict_outputs(SP_PREDICT_COLUMNAR, 1, keys, (sp_tensor *[]){zero_rank}, &out));
   SP_ASSERT_OK(sp_buffer_append(&out, "", 1));
   cr_assert_str_eq((char *)out.data, "{\"outputs\": 1}");
@@ -382,15 +387,14 @@ Test(json_tensor, strings_that_are_not_utf8_come_back_as_base64) {
 /* ---------- classify / regress ---------- */
 
 Test(json_tensor, examples_become_tf_example_records) {
-  sp_json_document *document =
-      parse("{\"context\": {\"shared\": 7, \"x\": 0.0}, \"examples\": [{\"x\": 2.0, \"tags\": [\"a\", {\"b64\": \"Yg==\"}]},"
-            " {\"flag\": [true, false]}]}");
+  sp_json_document *document = parse(
+      "{\"context\": {\"shared\": 7, \"x\": 0.0}, \"examples\": [{\"x\": 2.0, \"tags\": [\"a\", {\"b64\": \"Yg==\"}]},"
+      " {\"flag\": [true, false]}]}");
   sp_tensor *examples = NULL;
   SP_ASSERT_OK(sp_json_examples(sp_json_document_root(document), &examples));
   cr_assert_eq(examples->shape[0], 2);
   const sp_string *records = examples->data;
-  Tensorflow__Example *first =
-      tensorflow__example__unpack(NULL, records[0].length, (const uint8_t *)records[0].bytes);
+  Tensorflow__Example *first = tensorflow__example__unpack(NULL, records[0].length, (const uint8_t *)records[0].bytes);
   cr_assert_not_null(first);
   int found_x = 0, found_shared = 0, found_tags = 0;
   for (size_t i = 0; i < first->features->n_feature; i++) {
@@ -421,15 +425,19 @@ Test(json_tensor, examples_become_tf_example_records) {
 }
 
 Test(json_tensor, example_errors) {
-  const char *bodies[] = {"{\"examples\": [{\"x\": [1, \"a\"]}]}", "{\"examples\": [{\"x\": null}]}",
-                          "{\"examples\": [{\"x\": 18446744073709551615}]}", "{\"examples\": []}", "{}",
+  const char *bodies[] = {"{\"examples\": [{\"x\": [1, \"a\"]}]}",
+                          "{\"examples\": [{\"x\": null}]}",
+                          "{\"examples\": [{\"x\": 18446744073709551615}]}",
+                          "{\"examples\": []}",
+                          "{}",
                           "{\"examples\": [[1]]}"};
-  const char *fragments[] = {"expecting type: int64", "unexpected JSON type: Null", "uint64", "empty array",
-                             "'examples' is expected", "must be JSON object"};
+  const char *fragments[] = {"expecting type: int64", "unexpected JSON type: Null", "uint64",
+                             "empty array",           "'examples' is expected",     "must be JSON object"};
   for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
     sp_json_document *document = parse(bodies[i]);
     sp_tensor *examples = NULL;
-    SP_ASSERT_FAILS(sp_json_examples(sp_json_document_root(document), &examples), SP_ERROR_INVALID_ARGUMENT, fragments[i]);
+    SP_ASSERT_FAILS(sp_json_examples(sp_json_document_root(document), &examples), SP_ERROR_INVALID_ARGUMENT,
+                    fragments[i]);
     cr_assert_null(examples);
     sp_json_document_free(document);
   }

@@ -25,6 +25,7 @@
 #include "core/file.h"
 #include "core/memory.h"
 #include "savepoint/manifest.h"
+#include "savepoint/registry.h"
 #include "savepoint/serve.h"
 #include "serve/model_manager.h"
 #include "serve/rest_api.h"
@@ -51,7 +52,8 @@ static sp_status run_fake(void *state, const sp_signature *signature, size_t inp
   if (input_count != 1 || strcmp(keys[0], "x") != 0 || inputs[0]->dtype != SP_FLOAT32)
     return sp_fail(SP_ERROR_INVALID_ARGUMENT, "signature '%s' needs one float input 'x'", signature->key);
   sp_tensor *y = sp_tensor_copy(inputs[0]);
-  for (int64_t i = 0; i < sp_tensor_count(y); i++) sp_tensor_floats(y)[i] = model->scale * sp_tensor_floats(y)[i] + model->offset;
+  for (int64_t i = 0; i < sp_tensor_count(y); i++)
+    sp_tensor_floats(y)[i] = model->scale * sp_tensor_floats(y)[i] + model->offset;
   *output_keys = sp_alloc_zeroed(1, sizeof **output_keys);
   *outputs = sp_alloc_zeroed(1, sizeof **outputs);
   (*output_keys)[0] = sp_strdup("y");
@@ -264,7 +266,8 @@ Test(serve_server, status_metadata_and_predict_like_tf_serving) {
   expect(port, "GET", "/v1/models/half", NULL, 200, "\"version\": \"123\",\n   \"state\": \"AVAILABLE\"");
   expect(port, "GET", "/v1/models/half", NULL, 200, "\"error_code\": \"OK\"");
   expect(port, "GET", "/V1/MODELS/half/versions/123", NULL, 200, "\"sha256\": \"");
-  expect(port, "POST", "/v1/models/half:predict", "{\"instances\": [1.0, 2.0, 5.0]}", 200, "{\"predictions\": [2.5, 3.0, 4.5]}");
+  expect(port, "POST", "/v1/models/half:predict", "{\"instances\": [1.0, 2.0, 5.0]}", 200,
+         "{\"predictions\": [2.5, 3.0, 4.5]}");
   expect(port, "POST", "/v1/models/half/versions/123:predict", "{\"inputs\": [[1.0], [2.0]]}", 200,
          "{\"outputs\": [[2.5], [3.0]]}");
   expect(port, "GET", "/v1/models/half/metadata", NULL, 200, "\"signature_def\": {\n   \"signature_def\": {");
@@ -425,6 +428,88 @@ Test(serve_server, manifest_admits_at_first_sight_and_refuses_mismatches) {
   finish(server, base);
 }
 
+static const char *history_cell(const sp_registry_table *table, size_t row, const char *column) {
+  const char *value = sp_registry_table_get(table, row, column);
+  return value ? value : "";
+}
+
+Test(serve_server, registry_records_loads_refusals_and_unloads_with_hashes) {
+  char *base = sp_test_temp_dir("serve_registry");
+  char *url = sp_strdupf("sqlite://%s.db", base);
+  char *one = add_version(base, "1", "0.5 2");
+  char *staged = sp_path_join(base, ".staged"), *two = sp_path_join(base, "2");
+  SP_ASSERT_OK(sp_make_directories(staged));
+  write_text(staged, "model.fake", "0.5 3");
+  /* Versions 1 and 2 are recorded as exports; version 2 is then changed before it is published. */
+  sp_registry *registry = NULL;
+  SP_ASSERT_OK(sp_registry_open(url, &registry));
+  sp_manifest *first = NULL, *second = NULL;
+  SP_ASSERT_OK(sp_manifest_compute(one, &first));
+  SP_ASSERT_OK(sp_manifest_compute(staged, &second));
+  sp_artifact_record record = {.kind = SP_ARTIFACT_EXPORT,
+                               .name = "half",
+                               .version = 1,
+                               .format = "fake",
+                               .producer = "test",
+                               .path = one,
+                               .manifest = first};
+  SP_ASSERT_OK(sp_registry_record_artifact(registry, &record, NULL));
+  record.version = 2;
+  record.path = two;
+  record.manifest = second;
+  SP_ASSERT_OK(sp_registry_record_artifact(registry, &record, NULL));
+  sp_registry_close(registry);
+  write_text(staged, "model.fake", "0.5 9");
+
+  sp_serve_options options;
+  sp_serve_options_init(&options);
+  options.rest_api_port = 0;
+  options.model_name = "half";
+  options.model_base_path = base;
+  options.file_system_poll_wait_seconds = 0.1;
+  options.registry_url = url;
+  sp_server *server = NULL;
+  SP_ASSERT_OK(sp_server_start(&options, &server));
+  int port = sp_server_port(server);
+  expect(port, "GET", "/v1/models/half/versions/1", NULL, 200, "\"verified_against\": \"registry artifact");
+  cr_assert_eq(rename(staged, two), 0);
+  wait_for_state(port, "half", 2, "END");
+  expect(port, "GET", "/v1/models/half/versions/2", NULL, 200, "failed verification");
+  free(add_version(base, "3", "0.5 4"));
+  wait_for_state(port, "half", 3, "AVAILABLE");
+  wait_for_state(port, "half", 1, "END");
+  sp_server_stop(server, NULL);
+
+  SP_ASSERT_OK(sp_registry_open(url, &registry));
+  sp_registry_table *history = NULL;
+  SP_ASSERT_OK(sp_registry_serving_history(registry, "half", &history));
+  const char *expected[][2] = {
+      {"loaded", "1"}, {"load_refused", "2"}, {"loaded", "3"}, {"unloaded", "1"}, {"unloaded", "3"}};
+  cr_assert_eq(history->row_count, 5, "%zu serving events", history->row_count);
+  for (size_t row = 0; row < 5; row++) {
+    cr_assert_str_eq(history_cell(history, row, "type"), expected[row][0], "event %zu", row);
+    cr_assert_str_eq(history_cell(history, row, "model_version"), expected[row][1], "event %zu", row);
+  }
+  cr_assert_str_eq(history_cell(history, 0, "sha256"), first->sha256);
+  cr_assert_str_eq(history_cell(history, 3, "sha256"), first->sha256);
+  cr_assert_neq(history_cell(history, 0, "artifact_id")[0], '\0', "the load is tied to the recorded artifact");
+  cr_assert(strstr(history_cell(history, 1, "detail"), "failed verification"), "%s",
+            history_cell(history, 1, "detail"));
+  sp_registry_table_free(history);
+  sp_registry_close(registry);
+  sp_manifest_free(first);
+  sp_manifest_free(second);
+  free(staged);
+  free(two);
+  free(one);
+  char *database = sp_strdupf("%s.db", base);
+  remove(database);
+  free(database);
+  free(url);
+  SP_ASSERT_OK(sp_remove_tree(base));
+  free(base);
+}
+
 /* ---------- the manager and REST layer directly: policies and labels ---------- */
 
 static sp_model_manager *manager_for(sp_metrics *metrics, const sp_model_config_list *configs) {
@@ -436,14 +521,14 @@ static sp_model_manager *manager_for(sp_metrics *metrics, const sp_model_config_
   return manager;
 }
 
-static void expect_rest(const sp_rest_context *context, const char *method, const char *path, const char *body, int status,
-                        const char *fragment) {
+static void expect_rest(const sp_rest_context *context, const char *method, const char *path, const char *body,
+                        int status, const char *fragment) {
   sp_rest_response response;
   sp_rest_handle(context, method, path, body, body ? strlen(body) : 0, &response);
   SP_ASSERT_OK(sp_buffer_append(&response.body, "", 1));
   cr_assert_eq(response.status, status, "%s %s: %d %s", method, path, response.status, (char *)response.body.data);
-  cr_assert(strstr((char *)response.body.data, fragment), "%s %s: %s lacks %s", method, path, (char *)response.body.data,
-            fragment);
+  cr_assert(strstr((char *)response.body.data, fragment), "%s %s: %s lacks %s", method, path,
+            (char *)response.body.data, fragment);
   sp_rest_response_release(&response);
 }
 
