@@ -345,7 +345,8 @@ static sp_status parse_array(parser *state, sp_json_node *node, int depth) {
   state->position++;
   node->type = SP_JSON_ARRAY;
   node->length = (uint32_t)(state->item_count - first);
-  node->value.items = arena_copy(state->document, state->items + first, node->length, sizeof *state->items);
+  node->value.items =
+      arena_copy(state->document, node->length ? state->items + first : NULL, node->length, sizeof *state->items);
   state->item_count = first;
   return node->length && !node->value.items ? SP_ERROR_NO_MEMORY : SP_OK;
 }
@@ -377,7 +378,8 @@ static sp_status parse_object(parser *state, sp_json_node *node, int depth) {
   state->position++;
   node->type = SP_JSON_OBJECT;
   node->length = (uint32_t)(state->member_count - first);
-  node->value.members = arena_copy(state->document, state->members + first, node->length, sizeof *state->members);
+  node->value.members =
+      arena_copy(state->document, node->length ? state->members + first : NULL, node->length, sizeof *state->members);
   state->member_count = first;
   return node->length && !node->value.members ? SP_ERROR_NO_MEMORY : SP_OK;
 }

@@ -171,6 +171,8 @@ static reply read_reply(int fd) {
     ssize_t got = recv(fd, chunk, sizeof chunk, 0);
     if (got <= 0) break;
     SP_ASSERT_OK(sp_buffer_append(&in, chunk, (size_t)got));
+    SP_ASSERT_OK(sp_buffer_reserve(&in, 1));
+    in.data[in.size] = '\0'; /* the header search below reads a C string */
   }
   cr_assert(header_end > 0, "no complete response");
   sscanf((char *)in.data, "HTTP/1.1 %d", &result.status);
