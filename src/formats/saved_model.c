@@ -15,15 +15,9 @@
 #include "core/bytes.h"
 #include "core/file.h"
 #include "core/memory.h"
-#include "formats/proto_read.h"
-#if __has_include("formats/pbtext.h")
 #include "formats/pbtext.h"
-#define SP_HAVE_PBTEXT 1
-#endif
-#if __has_include("formats/tf_bundle.h")
+#include "formats/proto_read.h"
 #include "formats/tf_bundle.h"
-#define SP_HAVE_BUNDLE 1
-#endif
 
 static const char asset_type_url_suffix[] = "/tensorflow.AssetFileDef";
 
@@ -149,15 +143,15 @@ static const char *describe_bytes(const char *path, const uint8_t *head, size_t 
   const char *name = sp_path_basename(path);
   if (length >= 4 && memcmp(head, "PK\003\004", 4) == 0)
     return sp_path_has_suffix(name, ".keras") ? "a Keras .keras archive" : "a zip archive";
-  if (length >= 8 && memcmp(head, "\211HDF\r\n\032\n", 8) == 0) return "an HDF5 file (a Keras .h5 model or weights)";
+  if (length >= 8 && memcmp(head, "\211HDF\r\n\032\n", 8) == 0) return "an HDF5 file: a Keras .h5 model or weights";
   if (length >= 8 && memcmp(head + 4, "TFL3", 4) == 0) return "a TensorFlow Lite flatbuffer";
   if (strcmp(name, "export.meta") == 0) return "the meta graph of a legacy SessionBundle export";
   if (strcmp(name, "saved_model.pb") == 0 || strcmp(name, "saved_model.pbtxt") == 0)
-    return "the SavedModel protobuf itself (pass its directory)";
-  if (sp_path_has_suffix(name, ".index")) return "the index of a TensorFlow checkpoint (pass the prefix without .index)";
+    return "the SavedModel protobuf itself: pass its directory";
+  if (sp_path_has_suffix(name, ".index")) return "the index of a TensorFlow checkpoint, whose prefix is the name without .index";
   if (strstr(name, ".data-") != NULL) return "a data shard of a TensorFlow checkpoint";
   if (strcmp(name, "model.json") == 0 || sp_path_has_suffix(name, ".json"))
-    return "a JSON file (a TF.js model.json or a Keras config)";
+    return "a JSON file: a TF.js model.json or a Keras config";
   if (strcmp(name, "checkpoint") == 0) return "a TensorFlow checkpoint state file";
   if (sp_path_has_suffix(name, ".npy")) return "a NumPy array";
   return NULL;
@@ -216,15 +210,32 @@ static sp_status describe_versions(const char *directory, char *const *names, si
   return SP_OK;
 }
 
+static const char *describe_subdirectory(const char *path) {
+  if (!sp_is_directory(path)) return NULL;
+  if (has_saved_model(path)) return "a SavedModel directory: pass this one";
+  char *json = sp_path_join(path, "model.json");
+  int tfjs = json && sp_is_regular_file(json);
+  free(json);
+  return tfjs ? "a directory holding a TF.js model.json" : NULL;
+}
+
+/* "a.h5 (an HDF5 file ...); TensorFlow checkpoint 'model.ckpt-1'" for what a directory holds. */
 static sp_status describe_contents(const char *directory, char *const *names, size_t count, sp_buffer *out) {
   size_t described = 0;
   for (size_t i = 0; i < count && described < 12; i++) {
+    const char *separator = described ? "; " : "";
+    if (strstr(names[i], ".data-") || strcmp(names[i], "checkpoint") == 0) continue; /* told by the .index */
+    if (sp_path_has_suffix(names[i], ".index")) {
+      SP_TRY(sp_buffer_printf(out, "%sTensorFlow checkpoint '%.*s'", separator, (int)(strlen(names[i]) - 6), names[i]));
+      described++;
+      continue;
+    }
     char *child = sp_path_join(directory, names[i]);
     if (!child) return SP_ERROR_NO_MEMORY;
-    const char *description = sp_is_regular_file(child) ? describe_file(child) : NULL;
+    const char *description = sp_is_regular_file(child) ? describe_file(child) : describe_subdirectory(child);
     free(child);
     if (!description) continue;
-    SP_TRY(sp_buffer_printf(out, "%s%s (%s)", described ? "; " : "", names[i], description));
+    SP_TRY(sp_buffer_printf(out, "%s%s (%s)", separator, names[i], description));
     described++;
   }
   for (size_t i = 0; i < count && described == 0 && i < 8; i++)
@@ -285,7 +296,6 @@ static sp_status explain_missing_path(const char *path) {
 /* ---------- reading ---------- */
 
 static sp_status parse_text(const char *path, sp_saved_model_proto **proto) {
-#ifdef SP_HAVE_PBTEXT
   uint8_t *text;
   size_t size;
   SP_TRY(sp_read_file(path, SP_SAVED_MODEL_MAX_BYTES, &text, &size));
@@ -294,11 +304,6 @@ static sp_status parse_text(const char *path, sp_saved_model_proto **proto) {
   free(text);
   *proto = (sp_saved_model_proto *)message;
   return status;
-#else
-  *proto = NULL;
-  return sp_fail(SP_ERROR_UNSUPPORTED, "%s: reading text-format SavedModels needs the protobuf text parser, "
-                 "which this build lacks", path);
-#endif
 }
 
 static sp_status read_side_file(const char *directory, const char *name, const ProtobufCMessageDescriptor *descriptor,
@@ -327,15 +332,29 @@ char *sp_saved_model_variables_prefix(const sp_saved_model *model) {
   return sp_strdupf("%s/variables/variables", model->directory);
 }
 
-/* The one place that needs the tensor-bundle reader: the keys, dtypes and shapes in variables/. */
+/* The keys, dtypes and shapes in variables/ (the bundle's index only; no tensor data is read). */
 static sp_status list_variables(sp_saved_model *model) {
-#ifdef SP_HAVE_BUNDLE
-  (void)model;
-  return SP_OK;
-#else
-  model->variables_note = sp_strdup("listing variables needs the tensor-bundle reader, which this build lacks");
-  return model->variables_note ? SP_OK : SP_ERROR_NO_MEMORY;
-#endif
+  char *prefix = sp_saved_model_variables_prefix(model);
+  if (!prefix) return SP_ERROR_NO_MEMORY;
+  sp_bundle_reader *reader;
+  sp_status status = sp_bundle_open(prefix, &reader);
+  free(prefix);
+  SP_TRY(status);
+  size_t count = sp_bundle_count(reader);
+  model->variables = sp_alloc_zeroed(count + 1, sizeof *model->variables);
+  status = model->variables ? SP_OK : SP_ERROR_NO_MEMORY;
+  for (size_t i = 0; i < count && status == SP_OK; i++) {
+    const sp_bundle_entry *entry = sp_bundle_entry_at(reader, i);
+    sp_saved_model_variable *variable = &model->variables[i];
+    if (!(variable->key = sp_strdup(entry->key))) status = SP_ERROR_NO_MEMORY;
+    variable->dtype = entry->dtype;
+    variable->rank = entry->rank;
+    memcpy(variable->shape, entry->shape, sizeof variable->shape);
+    model->variable_count = i + 1;
+  }
+  sp_bundle_close(reader);
+  model->variables_listed = status == SP_OK;
+  return status;
 }
 
 static sp_status read_listings(sp_saved_model *model) {
@@ -370,7 +389,7 @@ static sp_status read_directory(const char *directory, sp_saved_model *model) {
   } else {
     free(binary);
     free(text);
-    return explain_directory(directory);
+    return sp_fail(SP_ERROR_NOT_FOUND, "'%s' lost its saved_model.pb while being read", directory);
   }
   SP_TRY(status);
   SP_TRY(build_views(model, model->source_path));
@@ -386,6 +405,7 @@ sp_status sp_saved_model_read(const char *directory, sp_saved_model **model) {
   *model = NULL;
   if (!sp_path_exists(directory)) return explain_missing_path(directory);
   if (!sp_is_directory(directory)) return explain_file(directory);
+  if (!has_saved_model(directory)) return explain_directory(directory);
   sp_saved_model *result = sp_alloc_zeroed(1, sizeof *result);
   if (!result) return SP_ERROR_NO_MEMORY;
   sp_status status = read_directory(directory, result);

@@ -294,6 +294,52 @@ Test(show, json_has_signatures_and_fingerprint) {
   sp_saved_model_free(model);
 }
 
+Test(saved_model, text_format_twin_shows_the_same) {
+  /* half_plus_two_pbtxt is the text form of half_plus_two (PROVENANCE.md section 4): saved_model_cli's
+   * part of `show --all` is identical; only our "Source:" line differs. */
+  char *text = show_text("tf-cc-saved-model-testdata/half_plus_two_pbtxt/00000123", NULL, NULL, 1);
+  char *binary = show_text("tf-cc-saved-model-testdata/half_plus_two/00000123", NULL, NULL, 1);
+  char *text_details = strstr(text, "\nSavedModel details"), *binary_details = strstr(binary, "\nSavedModel details");
+  cr_assert(text_details && binary_details);
+  *text_details = *binary_details = '\0';
+  cr_assert_str_eq(text, binary);
+  cr_assert(strstr(text_details + 1, "saved_model.pbtxt (text format)"));
+  free(text);
+  free(binary);
+  sp_saved_model *model = read_fixture("tf-cc-saved-model-testdata/half_plus_two_pbtxt/00000123");
+  cr_assert(model->text_format);
+  cr_assert_str_eq(model->meta_graphs[0].assets[0].filename, "foo.txt");
+  sp_saved_model_free(model);
+}
+
+Test(saved_model, variables_listed_like_appendix_b) {
+  sp_saved_model *model = read_fixture("tfserving-testdata/saved_model_half_plus_two_tf2_cpu/00000123");
+  cr_assert(model->variables_listed);
+  cr_assert_eq(model->variable_count, 4);
+  cr_assert_str_eq(model->variables[0].key, "_CHECKPOINTABLE_OBJECT_GRAPH");
+  cr_assert_eq(model->variables[0].dtype, SP_STRING);
+  cr_assert_str_eq(model->variables[1].key, "a/.ATTRIBUTES/VARIABLE_VALUE");
+  cr_assert_eq(model->variables[1].dtype, SP_FLOAT32);
+  cr_assert_eq(model->variables[1].rank, 0);
+  sp_saved_model_free(model);
+  model = read_fixture("tfserving-testdata/saved_model_half_plus_two_mkl/00000123");
+  cr_assert_eq(model->variable_count, 9);
+  cr_assert_str_eq(model->variables[4].key, "conv2d/kernel");
+  cr_assert_eq(model->variables[4].rank, 4);
+  for (int d = 0; d < 4; d++) cr_assert_eq(model->variables[4].shape[d], 1);
+  sp_saved_model_free(model);
+  model = read_fixture("tfserving-batching-testdata/matrix_half_plus_two/1");
+  cr_assert(!model->has_variables);
+  cr_assert_eq(model->variable_count, 0);
+  sp_saved_model_free(model);
+  char *all = show_text("keras2.12-house-price-h5-savedmodel-tfjsgraph/saved_model", NULL, NULL, 1);
+  cr_assert(strstr(all, "Variables (variables/variables): 23 tensors\n"), "%s", all);
+  cr_assert(strstr(all, "    layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE: DT_FLOAT (99, 128)\n"), "%s", all);
+  cr_assert(strstr(all, "    optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE: DT_INT64 ()\n"), "%s", all);
+  cr_assert(strstr(all, "Keras metadata (keras_metadata.pb): "), "%s", all);
+  free(all);
+}
+
 /* ---------- what is not a SavedModel ---------- */
 
 Test(not_saved_model, legacy_session_bundle) {
@@ -310,6 +356,8 @@ Test(not_saved_model, directory_lists_what_it_holds) {
   sp_saved_model *model;
   SP_ASSERT_FAILS(sp_saved_model_read(path, &model), SP_ERROR_NOT_FOUND, "holds no saved_model.pb");
   cr_assert(strstr(sp_last_error(), "my_model.h5 (an HDF5 file"), "%s", sp_last_error());
+  cr_assert(strstr(sp_last_error(), "handwritten.model (a SavedModel directory: pass this one)"), "%s", sp_last_error());
+  cr_assert(strstr(sp_last_error(), "my_model (a directory holding a TF.js model.json)"), "%s", sp_last_error());
   cr_assert(strstr(sp_last_error(), "my_model.keras (a Keras .keras archive)"), "%s", sp_last_error());
   cr_assert(strstr(sp_last_error(), "savepoint show <path>"), "%s", sp_last_error());
   free(path);
@@ -329,6 +377,13 @@ Test(not_saved_model, file_given_for_directory) {
   free(path);
   path = sp_test_fixture("tfserving-testdata/saved_model_counter/00000123/saved_model.pb");
   SP_ASSERT_FAILS(sp_saved_model_read(path, &model), SP_ERROR_INVALID_ARGUMENT, "the SavedModel protobuf itself");
+  free(path);
+}
+
+Test(not_saved_model, checkpoint_directory_names_the_prefix) {
+  char *path = sp_test_fixture("tf-trt-mnist-ckpt");
+  sp_saved_model *model;
+  SP_ASSERT_FAILS(sp_saved_model_read(path, &model), SP_ERROR_NOT_FOUND, "contains: TensorFlow checkpoint 'model.ckpt-46900'");
   free(path);
 }
 
