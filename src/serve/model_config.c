@@ -1,7 +1,6 @@
 /* model_config.c — model configs from flags or from a ModelServerConfig text file (see
  * model_config.h). The text format is parsed by formats/pbtext.c over our own
- * model_server_config.proto; until that parser is in the build, --model_config_file fails
- * with a message saying so.
+ * model_server_config.proto.
  */
 #include "serve/model_config.h"
 
@@ -14,10 +13,7 @@
 #include "core/memory.h"
 #include "model_server_config.pb-c.h"
 #include "serve/json_body.h"
-#if __has_include("formats/pbtext.h")
 #include "formats/pbtext.h"
-#define SP_HAVE_PBTEXT 1
-#endif
 
 enum { MAX_CONFIG_BYTES = 16 << 20, MAX_MODELS = 10000 };
 
@@ -159,7 +155,6 @@ sp_status sp_model_config_single(const char *name, const char *base_path, sp_mod
   return status;
 }
 
-#ifdef SP_HAVE_PBTEXT
 typedef Tensorflow__Serving__FileSystemStoragePathSourceConfig__ServableVersionPolicy proto_policy;
 
 static int compare_versions(const void *a, const void *b) {
@@ -240,24 +235,14 @@ static sp_status convert_config(const Tensorflow__Serving__ModelServerConfig *pr
   }
   return status;
 }
-#endif
 
 sp_status sp_model_config_parse(const char *text, size_t length, const char *what, sp_model_config_list **list) {
   *list = NULL;
-#ifdef SP_HAVE_PBTEXT
   ProtobufCMessage *message = NULL;
   SP_TRY(sp_pbtext_parse(&tensorflow__serving__model_server_config__descriptor, text, length, what, &message));
   sp_status status = convert_config((const Tensorflow__Serving__ModelServerConfig *)message, list);
   protobuf_c_message_free_unpacked(message, NULL);
   return status == SP_OK ? SP_OK : sp_error_context(status, "%s", what);
-#else
-  (void)text;
-  (void)length;
-  return sp_fail(SP_ERROR_UNSUPPORTED,
-                 "%s: reading a ModelServerConfig needs the protobuf text-format parser (formats/pbtext.c), which this "
-                 "build does not have yet; use --model_name and --model_base_path",
-                 what);
-#endif
 }
 
 sp_status sp_model_config_read(const char *path, sp_model_config_list **list) {

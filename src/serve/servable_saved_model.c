@@ -7,9 +7,6 @@
  * CRC32C) when the bundle reader is in the build; the session restores the variables and runs
  * the init op. Signatures are described from the meta graph's SignatureDefs, all of them
  * (including __saved_model_init_op, as TF Serving's metadata lists it).
- *
- * The graph interpreter lives on its own branch until it is merged; without it this adapter
- * still probes SavedModels, and loading fails with a message saying so.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +16,8 @@
 #include "core/memory.h"
 #include "formats/saved_model.h"
 #include "serve/servable_formats.h"
-#if __has_include("graph/session.h")
-#include "graph/session.h"
-#define SP_HAVE_GRAPH_SESSION 1
-#endif
-#if __has_include("formats/tf_bundle.h")
 #include "formats/tf_bundle.h"
-#define SP_HAVE_BUNDLE 1
-#endif
+#include "graph/session.h"
 
 static int probe_saved_model(const char *directory) {
   char *binary = sp_path_join(directory, "saved_model.pb"), *text = sp_path_join(directory, "saved_model.pbtxt");
@@ -104,15 +95,12 @@ static sp_status check_assets(const sp_saved_model *model, const sp_saved_model_
   return SP_OK;
 }
 
-#ifdef SP_HAVE_BUNDLE
 static void report_bundle_problem(void *context, const char *where, const char *message) {
   char *first = context;
   if (!first[0]) snprintf(first, 512, "%s: %s", where, message);
 }
-#endif
 
 static sp_status check_variables(const sp_saved_model *model) {
-#ifdef SP_HAVE_BUNDLE
   if (!model->has_variables) return SP_OK;
   char *prefix = sp_saved_model_variables_prefix(model);
   if (!prefix) return SP_ERROR_NO_MEMORY;
@@ -124,15 +112,10 @@ static sp_status check_variables(const sp_saved_model *model) {
                      problems == 1 ? "" : "s", first);
   free(prefix);
   return status;
-#else
-  (void)model;
-  return SP_OK;
-#endif
 }
 
 /* ---------- the servable ---------- */
 
-#ifdef SP_HAVE_GRAPH_SESSION
 static sp_status run_session(void *state, const sp_signature *signature, size_t input_count,
                              const char *const *input_keys, const sp_tensor *const *inputs, size_t *output_count,
                              char ***output_keys, sp_tensor ***outputs) {
@@ -174,25 +157,6 @@ static sp_status load_saved_model(const char *directory, const sp_servable_optio
   }
   return sp_servable_create("saved_model", description, signatures, count, &session_operations, session, servable);
 }
-#else
-static sp_status load_saved_model(const char *directory, const sp_servable_options *options, sp_servable **servable) {
-  (void)options;
-  *servable = NULL;
-  /* Read it anyway: a broken SavedModel should say what is broken, not only what is missing. */
-  sp_saved_model *model = NULL;
-  SP_TRY(sp_saved_model_read(directory, &model));
-  const sp_saved_model_meta_graph *meta_graph = NULL;
-  sp_status status = sp_saved_model_find_meta_graph(model, options->tag_set ? options->tag_set : "serve", &meta_graph);
-  if (status == SP_OK) status = check_assets(model, meta_graph);
-  if (status == SP_OK) status = check_variables(model);
-  sp_saved_model_free(model);
-  SP_TRY(status);
-  return sp_fail(
-      SP_ERROR_UNSUPPORTED,
-      "serving SavedModel '%s' needs the GraphDef interpreter (src/graph), which this build does not have yet",
-      directory);
-}
-#endif
 
 sp_status sp_saved_model_signatures(const sp_saved_model *model, const char *tag_set, sp_signature **signatures,
                                     size_t *count) {

@@ -4,7 +4,7 @@ keep-alive connection).
 
 Every server binds 127.0.0.1 on a port the kernel picks (--rest_api_port=0) and is stopped by
 the test (SIGTERM, then SIGKILL after a bounded wait) even when the test fails. Scripts exit 77
-("skipped") with the reason when the fixtures are absent or the build cannot run SavedModels yet.
+("skipped") with the reason when the fixtures or the savepoint binary are absent.
 """
 
 import http.client
@@ -172,19 +172,3 @@ class Server:
     def __exit__(self, *exception):
         self.kill()
         return False
-
-
-def require_runnable_saved_models(server, model):
-    """Skips when this build cannot run SavedModels (the graph interpreter is not merged yet)."""
-    status, body, _ = server.get("/v1/models/" + model)
-    if status == 200:
-        for version in body["model_version_status"]:
-            message = version["status"]["error_message"]
-            if "GraphDef interpreter" in message:
-                server.kill()
-                skip("this build cannot run SavedModels yet (checks before this point passed): " + message)
-
-
-def require_config_files(server_log):
-    if "protobuf text-format parser" in server_log:
-        skip("this build cannot read --model_config_file yet (formats/pbtext.c is not merged)")

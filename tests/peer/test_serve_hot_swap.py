@@ -25,7 +25,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_support import TESTDATA, Server, check, fail, require_runnable_saved_models, run_test
+from serve_support import TESTDATA, Server, check, fail, run_test
 
 POLL = 0.2
 MODEL = "half"
@@ -123,7 +123,6 @@ def run(work):
                 "3": (artifact_sha256(two_source), 2.5)}
     with Server("--model_name=" + MODEL, "--model_base_path=" + base, "--file_system_poll_wait_seconds=%g" % POLL,
                 "--rest_api_num_threads=4") as server:
-        require_runnable_saved_models(server, MODEL)
         stop = threading.Event()
         clients = [Client(server, stop) for _ in range(3)]
         watcher = StatusWatcher(server, stop)
