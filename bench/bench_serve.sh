@@ -8,7 +8,8 @@
 #    published (copied under a temporary name, renamed into place) at 1/4, 2/4 and 3/4 of the run.
 # 2. nginx (nginx-light) serving a static file holding the same response body, wrk GETting it for
 #    SECONDS with the same threads and connections: the cost of HTTP alone on this machine.
-# Prints requests/s, p50 and p99 latency of both, the ratio, and the number of non-2xx responses
+# 3. The savepoint run again without swaps, to show what the swaps cost.
+# Prints requests/s, p50 and p99 latency of each, the ratio, and the number of non-2xx responses
 # and socket errors during the swaps (which must be 0). wrk shares the cores with the server, so
 # only the ratio means something across machines. Everything binds 127.0.0.1.
 set -euo pipefail
@@ -73,6 +74,9 @@ wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s "$source_dir/benc
 wait "$swapper"
 sleep 2
 final=$(curl -sf "http://127.0.0.1:$port/v1/models/half" | tr -d ' \n')
+# The same run with no swap, to show what the swaps cost.
+wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency -s "$source_dir/bench/serve_predict.lua" \
+  "http://127.0.0.1:$port/v1/models/half:predict" >"$work/steady.wrk"
 kill -TERM "$server"; wait "$server" || true; server=""
 
 mkdir -p "$work/nginx/html" "$work/nginx/logs"
@@ -87,7 +91,8 @@ events { worker_connections 1024; }
 http {
   access_log off;
   sendfile on;
-  open_file_cache max=16 valid=60s;
+  open_file_cache max=16 inactive=60s;
+  open_file_cache_valid 60s;
   keepalive_requests 1000000;
   types { application/json json; }
   server {
@@ -102,9 +107,11 @@ for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$nginx_port/predict.json" >
 wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "http://127.0.0.1:$nginx_port/predict.json" >"$work/nginx.wrk"
 
 read -r serve_rate serve_p50 serve_p99 serve_bad serve_errors < <(summarize "$work/serve.wrk")
+read -r steady_rate steady_p50 steady_p99 _ _ < <(summarize "$work/steady.wrk")
 read -r nginx_rate nginx_p50 nginx_p99 _ _ < <(summarize "$work/nginx.wrk")
 printf '%-42s %12s %10s %10s\n' "" "requests/s" "p50 ms" "p99 ms"
 printf '%-42s %12s %10s %10s\n' "savepoint serve :predict (3 hot swaps)" "$serve_rate" "$serve_p50" "$serve_p99"
+printf '%-42s %12s %10s %10s\n' "savepoint serve :predict (no swap)" "$steady_rate" "$steady_p50" "$steady_p99"
 printf '%-42s %12s %10s %10s\n' "nginx static file, same body (${#body} B)" "$nginx_rate" "$nginx_p50" "$nginx_p99"
 /usr/bin/python3 -c "print('throughput ratio savepoint/nginx: %.2f' % ($serve_rate / $nginx_rate))"
 echo "non-2xx during the swaps: $serve_bad; socket errors: $serve_errors"
