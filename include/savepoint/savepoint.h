@@ -3,8 +3,10 @@
 #define SAVEPOINT_H
 
 #include "savepoint/manifest.h"
+#include "savepoint/model.h"
 #include "savepoint/registry.h"
 #include "savepoint/saved_model.h"
+#include "savepoint/serve.h"
 #include "savepoint/status.h"
 #include "savepoint/tensor.h"
 #include "savepoint/version.h"
