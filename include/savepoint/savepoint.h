@@ -4,6 +4,7 @@
 
 #include "savepoint/status.h"
 #include "savepoint/tensor.h"
+#include "savepoint/train.h"
 #include "savepoint/version.h"
 
 #endif
