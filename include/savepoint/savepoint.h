@@ -2,6 +2,8 @@
 #ifndef SAVEPOINT_H
 #define SAVEPOINT_H
 
+#include "savepoint/manifest.h"
+#include "savepoint/registry.h"
 #include "savepoint/status.h"
 #include "savepoint/tensor.h"
 #include "savepoint/train.h"

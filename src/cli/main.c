@@ -8,6 +8,10 @@
 #include "savepoint/savepoint.h"
 
 static const sp_cli_command commands[] = {
+    {"show", "list the tensors of a checkpoint or print one tensor's values", sp_cli_show},
+    {"verify", "check every checksum of a checkpoint and name what is damaged", sp_cli_verify},
+    {"manifest", "write the sha256sum-style manifest of an artifact", sp_cli_manifest},
+    {"registry", "artifact registry: list, show, history, label, verify, add, gc", sp_cli_registry},
     {NULL, NULL, NULL},
 };
 
