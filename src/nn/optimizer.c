@@ -181,20 +181,23 @@ static const option_slot option_slots[] = {
 };
 #undef OPTION
 
-/* The keys each class's get_config adds to the base keys. */
-static int class_has_key(sp_optimizer_kind kind, const char *key) {
+/* The keys each class's get_config adds to the base keys, in get_config's order. */
+static const char *const *class_keys(sp_optimizer_kind kind) {
   static const char *const adam_keys[] = {"beta_1", "beta_2", "epsilon", "amsgrad", NULL};
   static const char *const sgd_keys[] = {"momentum", "nesterov", NULL};
   static const char *const rmsprop_keys[] = {"rho", "momentum", "epsilon", "centered", NULL};
   static const char *const adagrad_keys[] = {"initial_accumulator_value", "epsilon", NULL};
   static const char *const nadam_keys[] = {"beta_1", "beta_2", "epsilon", NULL};
-  const char *const *keys = kind == SP_OPTIMIZER_SGD ? sgd_keys
-                            : kind == SP_OPTIMIZER_RMSPROP ? rmsprop_keys
-                            : kind == SP_OPTIMIZER_ADAGRAD ? adagrad_keys
-                            : kind == SP_OPTIMIZER_NADAM ? nadam_keys
-                                                         : adam_keys;
-  for (int i = 0; keys[i]; i++)
-    if (strcmp(keys[i], key) == 0) return 1;
+  return kind == SP_OPTIMIZER_SGD ? sgd_keys
+         : kind == SP_OPTIMIZER_RMSPROP ? rmsprop_keys
+         : kind == SP_OPTIMIZER_ADAGRAD ? adagrad_keys
+         : kind == SP_OPTIMIZER_NADAM ? nadam_keys
+                                      : adam_keys;
+}
+
+static int class_has_key(sp_optimizer_kind kind, const char *key) {
+  for (const char *const *keys = class_keys(kind); *keys; keys++)
+    if (strcmp(*keys, key) == 0) return 1;
   return 0;
 }
 
@@ -461,29 +464,11 @@ static json_object *schedule_json(const sp_schedule *schedule, int keras_major) 
 }
 
 static void add_class_keys(const sp_optimizer *optimizer, json_object *config) {
-  switch (optimizer->kind) {
-    case SP_OPTIMIZER_SGD:
-      json_object_object_add(config, "momentum", number(optimizer->momentum));
-      json_object_object_add(config, "nesterov", json_object_new_boolean(optimizer->nesterov));
-      break;
-    case SP_OPTIMIZER_RMSPROP:
-      json_object_object_add(config, "rho", number(optimizer->rho));
-      json_object_object_add(config, "momentum", number(optimizer->momentum));
-      json_object_object_add(config, "epsilon", number(optimizer->epsilon));
-      json_object_object_add(config, "centered", json_object_new_boolean(optimizer->centered));
-      break;
-    case SP_OPTIMIZER_ADAGRAD:
-      json_object_object_add(config, "initial_accumulator_value", number(optimizer->initial_accumulator_value));
-      json_object_object_add(config, "epsilon", number(optimizer->epsilon));
-      break;
-    case SP_OPTIMIZER_ADAM:
-    case SP_OPTIMIZER_ADAMW:
-    case SP_OPTIMIZER_NADAM:
-      json_object_object_add(config, "beta_1", number(optimizer->beta_1));
-      json_object_object_add(config, "beta_2", number(optimizer->beta_2));
-      json_object_object_add(config, "epsilon", number(optimizer->epsilon));
-      if (optimizer->kind != SP_OPTIMIZER_NADAM) json_object_object_add(config, "amsgrad", json_object_new_boolean(optimizer->amsgrad));
-      break;
+  for (const char *const *key = class_keys(optimizer->kind); *key; key++) {
+    const option_slot *slot = find_option(optimizer, *key);
+    const char *base = (const char *)optimizer + slot->offset;
+    json_object_object_add(config, *key, slot->type == FLAG ? json_object_new_boolean(*(const int *)base)
+                                                            : number(*(const double *)base));
   }
 }
 
@@ -733,13 +718,20 @@ static void update_adam(const sp_optimizer *optimizer, int t, const step_context
   float one_minus_beta_1 = (float)(1 - optimizer->beta_1), one_minus_beta_2 = (float)(1 - optimizer->beta_2);
   float epsilon = (float)optimizer->epsilon;
   float *restrict m = sp_tensor_floats(optimizer->slots[0][t]), *restrict v = sp_tensor_floats(optimizer->slots[1][t]);
-  float *restrict v_hat = optimizer->amsgrad ? sp_tensor_floats(optimizer->slots[2][t]) : NULL;
-  for (int64_t i = 0; i < n; i++) {
+  if (optimizer->amsgrad) {
+    float *restrict v_hat = sp_tensor_floats(optimizer->slots[2][t]);
+    for (int64_t i = 0; i < n; i++) {
+      m[i] += (g[i] - m[i]) * one_minus_beta_1;
+      v[i] += (g[i] * g[i] - v[i]) * one_minus_beta_2;
+      v_hat[i] = fmaxf(v_hat[i], v[i]);
+      w[i] -= m[i] * alpha / (sqrtf(v_hat[i]) + epsilon);
+    }
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) { /* one pass over each array per step */
     m[i] += (g[i] - m[i]) * one_minus_beta_1;
     v[i] += (g[i] * g[i] - v[i]) * one_minus_beta_2;
-    float velocity = v[i];
-    if (v_hat) velocity = v_hat[i] = fmaxf(v_hat[i], v[i]);
-    w[i] -= m[i] * alpha / (sqrtf(velocity) + epsilon);
+    w[i] -= m[i] * alpha / (sqrtf(v[i]) + epsilon);
   }
 }
 

@@ -73,67 +73,69 @@ static sp_model *model_from_file(const char *path) {
   return model;
 }
 
+/* A fixture's model compiled from its own training_config attribute. */
+typedef struct compiled_file {
+  char *path, *text;
+  sp_model *model;
+} compiled_file;
+
+static compiled_file compile_file(const char *relative_path) {
+  compiled_file file = {.path = sp_test_fixture(relative_path)};
+  file.model = model_from_file(file.path);
+  file.text = root_attribute(file.path, "training_config");
+  json_object *config = parsed(file.text);
+  SP_ASSERT_OK(sp_model_compile_from_config(file.model, config, relative_path));
+  json_object_put(config);
+  return file;
+}
+
+static void release_file(compiled_file *file) {
+  free(file->text);
+  free(file->path);
+  sp_model_free(file->model);
+}
+
+/* Writing the training config in layout gives the attribute's text back exactly. */
+static void assert_round_trip(const compiled_file *file, sp_training_layout layout) {
+  json_object *written = sp_training_config_json(file->model, layout);
+  char *dumped = sp_json_dumps(written, 0);
+  cr_assert_str_eq(dumped, file->text);
+  free(dumped);
+  json_object_put(written);
+}
+
 Test(compile, keras3_h5_training_config_round_trips_and_names_the_file_s_optimizer_variables) {
   const char *files[] = {"keras3.6-h5-xor/xor_model.h5", "keras3.7-churn-keras-and-h5-same-model/my_model.h5"};
   for (int f = 0; f < 2; f++) {
-    char *path = sp_test_fixture(files[f]);
-    sp_model *model = model_from_file(path);
-    char *text = root_attribute(path, "training_config");
-    json_object *config = parsed(text);
-    SP_ASSERT_OK(sp_model_compile_from_config(model, config, files[f]));
-    json_object *written = sp_training_config_json(model, SP_LAYOUT_KERAS3_TRAINING_CONFIG);
-    char *dumped = sp_json_dumps(written, 0);
-    cr_assert_str_eq(dumped, text);
+    compiled_file file = compile_file(files[f]);
+    assert_round_trip(&file, SP_LAYOUT_KERAS3_TRAINING_CONFIG);
     char **names;
-    int count = optimizer_weight_names(path, &names);
-    sp_optimizer *optimizer = sp_model_optimizer(model);
+    int count = optimizer_weight_names(file.path, &names);
+    sp_optimizer *optimizer = sp_model_optimizer(file.model);
     cr_assert_eq(sp_optimizer_variable_count(optimizer), count);
     for (int i = 0; i < count; i++) {
       cr_assert_str_eq(sp_optimizer_variable_name(optimizer, i), names[i], "%s: variable %d", files[f], i);
       H5free_memory(names[i]);
     }
     free(names);
-    free(dumped);
-    json_object_put(written);
-    json_object_put(config);
-    free(text);
-    sp_model_free(model);
-    free(path);
+    release_file(&file);
   }
 }
 
 Test(compile, keras2_training_config_round_trips) {
-  char *path = sp_test_fixture("tfkeras-h5-iris-k2.10.0/iris_model.h5");
-  sp_model *model = model_from_file(path);
-  char *text = root_attribute(path, "training_config");
-  json_object *config = parsed(text);
-  SP_ASSERT_OK(sp_model_compile_from_config(model, config, "iris_model.h5"));
-  sp_training_config *training = sp_model_training_config(model);
+  compiled_file iris = compile_file("tfkeras-h5-iris-k2.10.0/iris_model.h5");
+  sp_training_config *training = sp_model_training_config(iris.model);
   cr_assert_eq(training->losses[0].kind, SP_LOSS_CATEGORICAL_CROSSENTROPY);
   cr_assert_eq(training->metric_count, 2);
   cr_assert_str_eq(training->metrics[1].metric.name, "accuracy"); /* MeanMetricWrapper(name accuracy, fn categorical_accuracy) */
   cr_assert_eq(training->metrics[1].metric.kind, SP_METRIC_CATEGORICAL_ACCURACY);
-  json_object *written = sp_training_config_json(model, SP_LAYOUT_KERAS2_TRAINING_CONFIG);
-  char *dumped = sp_json_dumps(written, 0);
-  cr_assert_str_eq(dumped, text);
-  free(dumped);
-  json_object_put(written);
-  json_object_put(config);
-  free(text);
-  sp_model_free(model);
-  free(path);
+  assert_round_trip(&iris, SP_LAYOUT_KERAS2_TRAINING_CONFIG);
+  release_file(&iris);
 
-  path = sp_test_fixture("keras-h5-xor-k2.2.4/xor.h5");
-  model = model_from_file(path);
-  text = root_attribute(path, "training_config");
-  config = parsed(text);
-  SP_ASSERT_OK(sp_model_compile_from_config(model, config, "xor.h5"));
-  cr_assert_eq(sp_model_optimizer(model)->kind, SP_OPTIMIZER_SGD);
-  cr_assert_float_eq(sp_optimizer_current_learning_rate(sp_model_optimizer(model)), 0.1f, 1e-9);
-  json_object_put(config);
-  free(text);
-  sp_model_free(model);
-  free(path);
+  compiled_file xor = compile_file("keras-h5-xor-k2.2.4/xor.h5");
+  cr_assert_eq(sp_model_optimizer(xor.model)->kind, SP_OPTIMIZER_SGD);
+  cr_assert_float_eq(sp_optimizer_current_learning_rate(sp_model_optimizer(xor.model)), 0.1f, 1e-9);
+  release_file(&xor);
 }
 
 /* Two inputs, two outputs named "score" and "kind". */

@@ -8,14 +8,8 @@
 
 #include "core/json.h"
 #include "nn/loss.h"
+#include "layer_run.h"
 #include "test_support.h"
-
-static sp_tensor *tensor_of(int rank, const int64_t *shape, const float *values) {
-  sp_tensor *tensor = sp_tensor_new(SP_FLOAT32, rank, shape);
-  cr_assert_not_null(tensor);
-  memcpy(tensor->data, values, tensor->size);
-  return tensor;
-}
 
 static sp_loss loss_named(const char *spec) {
   json_object *value;
@@ -36,7 +30,7 @@ static double value_of(sp_loss *loss, const sp_tensor *y_true, const sp_tensor *
 
 Test(losses, mean_squared_and_absolute_error_by_formula) {
   float t[] = {1, 2, 3, 4}, p[] = {1.5f, 1, 2, 5};
-  sp_tensor *y_true = tensor_of(2, (int64_t[]){2, 2}, t), *y_pred = tensor_of(2, (int64_t[]){2, 2}, p);
+  sp_tensor *y_true = sp_test_tensor(2, (int64_t[]){2, 2}, t), *y_pred = sp_test_tensor(2, (int64_t[]){2, 2}, p);
   sp_tensor *gradient = sp_tensor_new(SP_FLOAT32, 2, (int64_t[]){2, 2});
   sp_loss mse = loss_named("mse");
   /* mean over the last axis per sample, then the mean of the samples: (0.25 + 1 + 1 + 1) / 4 */
@@ -55,7 +49,7 @@ Test(losses, mean_squared_and_absolute_error_by_formula) {
 /* keras.losses.binary_crossentropy docstring: [[0,1],[0,0]] vs [[0.6,0.4],[0.4,0.6]] → [0.916, 0.714]. */
 Test(losses, binary_crossentropy_matches_keras_documentation) {
   float t[] = {0, 1, 0, 0}, p[] = {0.6f, 0.4f, 0.4f, 0.6f};
-  sp_tensor *y_true = tensor_of(2, (int64_t[]){2, 2}, t), *y_pred = tensor_of(2, (int64_t[]){2, 2}, p);
+  sp_tensor *y_true = sp_test_tensor(2, (int64_t[]){2, 2}, t), *y_pred = sp_test_tensor(2, (int64_t[]){2, 2}, p);
   sp_loss bce = loss_named("binary_crossentropy");
   double sum;
   int64_t count;
@@ -71,7 +65,7 @@ Test(losses, binary_crossentropy_matches_keras_documentation) {
 /* categorical_crossentropy docstring: one-hot identity vs b → [0.10536, 0.11653, 0.06188]. */
 Test(losses, categorical_crossentropy_matches_keras_documentation) {
   float t[] = {1, 0, 0, 0, 1, 0, 0, 0, 1}, p[] = {.9f, .05f, .05f, .05f, .89f, .06f, .05f, .01f, .94f};
-  sp_tensor *y_true = tensor_of(2, (int64_t[]){3, 3}, t), *y_pred = tensor_of(2, (int64_t[]){3, 3}, p);
+  sp_tensor *y_true = sp_test_tensor(2, (int64_t[]){3, 3}, t), *y_pred = sp_test_tensor(2, (int64_t[]){3, 3}, p);
   sp_loss cce = loss_named("categorical_crossentropy");
   cr_assert_float_eq(value_of(&cce, y_true, y_pred, NULL), (0.10536 + 0.11653 + 0.06188) / 3, 2e-5);
   sp_tensor_free(y_true);
@@ -81,11 +75,11 @@ Test(losses, categorical_crossentropy_matches_keras_documentation) {
 /* sparse_categorical_crossentropy docstring: [1, 2] vs [[0.05,0.95,0],[0.1,0.8,0.1]] → [0.0513, 2.303]. */
 Test(losses, sparse_categorical_crossentropy_matches_keras_documentation) {
   float t[] = {1, 2}, p[] = {0.05f, 0.95f, 0, 0.1f, 0.8f, 0.1f};
-  sp_tensor *y_true = tensor_of(1, (int64_t[]){2}, t), *y_pred = tensor_of(2, (int64_t[]){2, 3}, p);
+  sp_tensor *y_true = sp_test_tensor(1, (int64_t[]){2}, t), *y_pred = sp_test_tensor(2, (int64_t[]){2, 3}, p);
   sp_loss loss = loss_named("sparse_categorical_crossentropy");
   cr_assert_float_eq(value_of(&loss, y_true, y_pred, NULL), (0.0513 + 2.303) / 2, 1e-3);
   /* labels of shape (N, 1) are the same labels */
-  sp_tensor *column = tensor_of(2, (int64_t[]){2, 1}, t);
+  sp_tensor *column = sp_test_tensor(2, (int64_t[]){2, 1}, t);
   cr_assert_float_eq(value_of(&loss, column, y_pred, NULL), (0.0513 + 2.303) / 2, 1e-3);
   sp_tensor_free(column);
   sp_tensor_free(y_true);
@@ -104,8 +98,8 @@ Test(losses, from_logits_agrees_with_probabilities) {
   softmax(logits, probabilities, 3);
   softmax(logits + 3, probabilities + 3, 3);
   float labels[] = {2, 0}, one_hot[] = {0, 0, 1, 1, 0, 0};
-  sp_tensor *x = tensor_of(2, (int64_t[]){2, 3}, logits), *p = tensor_of(2, (int64_t[]){2, 3}, probabilities);
-  sp_tensor *sparse = tensor_of(1, (int64_t[]){2}, labels), *dense = tensor_of(2, (int64_t[]){2, 3}, one_hot);
+  sp_tensor *x = sp_test_tensor(2, (int64_t[]){2, 3}, logits), *p = sp_test_tensor(2, (int64_t[]){2, 3}, probabilities);
+  sp_tensor *sparse = sp_test_tensor(1, (int64_t[]){2}, labels), *dense = sp_test_tensor(2, (int64_t[]){2, 3}, one_hot);
   sp_loss from_logits = loss_named("{\"class_name\": \"SparseCategoricalCrossentropy\", \"config\": {\"from_logits\": true}}");
   sp_loss from_probabilities = loss_named("SparseCategoricalCrossentropy");
   double expected = ((log(exp(0.3) + exp(-1.2) + exp(2.0)) - 2.0) + (log(exp(0.1) + exp(0.7) + exp(-0.4)) - 0.1)) / 2;
@@ -118,8 +112,8 @@ Test(losses, from_logits_agrees_with_probabilities) {
   /* binary: sigmoid probabilities against logits */
   float binary_logits[] = {-2.0f, 0.5f, 3.0f}, binary_p[3], targets[] = {0, 1, 1};
   for (int i = 0; i < 3; i++) binary_p[i] = (float)(1 / (1 + exp(-binary_logits[i])));
-  sp_tensor *bx = tensor_of(2, (int64_t[]){3, 1}, binary_logits), *bp = tensor_of(2, (int64_t[]){3, 1}, binary_p);
-  sp_tensor *bt = tensor_of(1, (int64_t[]){3}, targets);
+  sp_tensor *bx = sp_test_tensor(2, (int64_t[]){3, 1}, binary_logits), *bp = sp_test_tensor(2, (int64_t[]){3, 1}, binary_p);
+  sp_tensor *bt = sp_test_tensor(1, (int64_t[]){3}, targets);
   sp_loss bce_logits = loss_named("{\"class_name\": \"BinaryCrossentropy\", \"config\": {\"from_logits\": true}}");
   sp_loss bce = loss_named("bce");
   cr_assert_float_eq(value_of(&bce_logits, bt, bx, NULL), value_of(&bce, bt, bp, NULL), 1e-6);
@@ -129,7 +123,7 @@ Test(losses, from_logits_agrees_with_probabilities) {
 
 Test(losses, probabilities_are_clipped_to_keras_epsilon_and_clipped_entries_get_no_gradient) {
   float t[] = {1, 0}, p[] = {0.0f, 1.0f};
-  sp_tensor *y_true = tensor_of(2, (int64_t[]){2, 1}, t), *y_pred = tensor_of(2, (int64_t[]){2, 1}, p);
+  sp_tensor *y_true = sp_test_tensor(2, (int64_t[]){2, 1}, t), *y_pred = sp_test_tensor(2, (int64_t[]){2, 1}, p);
   sp_tensor *gradient = sp_tensor_new(SP_FLOAT32, 2, (int64_t[]){2, 1});
   sp_loss bce = loss_named("binary_crossentropy");
   /* both predictions are as wrong as possible; the clip bounds are float32: 1e-7f and 1 - 1e-7f,
@@ -138,7 +132,7 @@ Test(losses, probabilities_are_clipped_to_keras_epsilon_and_clipped_entries_get_
   cr_assert_float_eq(value_of(&bce, y_true, y_pred, gradient), expected, 1e-4);
   cr_assert(sp_tensor_floats(gradient)[0] == 0 && sp_tensor_floats(gradient)[1] == 0);
   float classes[] = {0.0f, 1.0f, 0.0f}, label[] = {0};
-  sp_tensor *probabilities = tensor_of(2, (int64_t[]){1, 3}, classes), *labels = tensor_of(1, (int64_t[]){1}, label);
+  sp_tensor *probabilities = sp_test_tensor(2, (int64_t[]){1, 3}, classes), *labels = sp_test_tensor(1, (int64_t[]){1}, label);
   sp_loss scce = loss_named("sparse_categorical_crossentropy");
   /* log-softmax of log(clip(p)): -log(1e-7 / (1e-7 + (1 - 1e-7) + 1e-7)) */
   double clipped = (double)1e-7f, high = (double)(1.0f - 1e-7f);
@@ -152,7 +146,7 @@ Test(losses, probabilities_are_clipped_to_keras_epsilon_and_clipped_entries_get_
 
 Test(losses, label_smoothing_follows_keras) {
   float t[] = {1, 0}, p[] = {0.7f, 0.3f};
-  sp_tensor *y_true = tensor_of(2, (int64_t[]){1, 2}, t), *y_pred = tensor_of(2, (int64_t[]){1, 2}, p);
+  sp_tensor *y_true = sp_test_tensor(2, (int64_t[]){1, 2}, t), *y_pred = sp_test_tensor(2, (int64_t[]){1, 2}, p);
   sp_loss cce = loss_named("{\"class_name\": \"CategoricalCrossentropy\", \"config\": {\"label_smoothing\": 0.2}}");
   /* targets become t * 0.8 + 0.2 / 2 = [0.9, 0.1] */
   cr_assert_float_eq(value_of(&cce, y_true, y_pred, NULL), -(0.9 * log(0.7) + 0.1 * log(0.3)), 1e-6);
@@ -193,10 +187,10 @@ Test(losses, gradients_match_finite_differences) {
   }
   float targets[] = {0.5f, -0.25f, 1, 0, 0.3f, 2, -1, 0.1f}, binary[] = {0, 1, 1, 0, 1, 0, 0, 1};
   float one_hot[] = {0, 1, 0, 0, 0, 0, 0, 1}, labels[] = {1, 3};
-  sp_tensor *x = tensor_of(2, (int64_t[]){2, 4}, logits), *p = tensor_of(2, (int64_t[]){2, 4}, probabilities);
-  sp_tensor *r = tensor_of(2, (int64_t[]){2, 4}, regression), *t = tensor_of(2, (int64_t[]){2, 4}, targets);
-  sp_tensor *b = tensor_of(2, (int64_t[]){2, 4}, binary), *h = tensor_of(2, (int64_t[]){2, 4}, one_hot);
-  sp_tensor *l = tensor_of(1, (int64_t[]){2}, labels);
+  sp_tensor *x = sp_test_tensor(2, (int64_t[]){2, 4}, logits), *p = sp_test_tensor(2, (int64_t[]){2, 4}, probabilities);
+  sp_tensor *r = sp_test_tensor(2, (int64_t[]){2, 4}, regression), *t = sp_test_tensor(2, (int64_t[]){2, 4}, targets);
+  sp_tensor *b = sp_test_tensor(2, (int64_t[]){2, 4}, binary), *h = sp_test_tensor(2, (int64_t[]){2, 4}, one_hot);
+  sp_tensor *l = sp_test_tensor(1, (int64_t[]){2}, labels);
   check_gradient("mse", t, r);
   check_gradient("mae", t, r);
   check_gradient("{\"class_name\": \"MeanSquaredError\", \"config\": {\"reduction\": \"sum\"}}", t, r);
@@ -214,7 +208,7 @@ Test(losses, gradients_match_finite_differences) {
 
 Test(losses, sum_reduction_and_scale) {
   float t[] = {0, 0, 0, 0}, p[] = {1, 2, 3, 4};
-  sp_tensor *y_true = tensor_of(2, (int64_t[]){2, 2}, t), *y_pred = tensor_of(2, (int64_t[]){2, 2}, p);
+  sp_tensor *y_true = sp_test_tensor(2, (int64_t[]){2, 2}, t), *y_pred = sp_test_tensor(2, (int64_t[]){2, 2}, p);
   sp_loss sum = loss_named("{\"class_name\": \"MeanSquaredError\", \"config\": {\"reduction\": \"sum\"}}");
   /* per sample means (1 + 4) / 2 and (9 + 16) / 2, summed */
   cr_assert_float_eq(value_of(&sum, y_true, y_pred, NULL), 2.5 + 12.5, 1e-12);
@@ -230,11 +224,11 @@ Test(losses, sum_reduction_and_scale) {
 
 Test(losses, shapes_are_reconciled_like_keras) {
   float t[] = {1, 2, 3}, p[] = {1, 1, 1};
-  sp_tensor *flat = tensor_of(1, (int64_t[]){3}, t), *column = tensor_of(2, (int64_t[]){3, 1}, p);
+  sp_tensor *flat = sp_test_tensor(1, (int64_t[]){3}, t), *column = sp_test_tensor(2, (int64_t[]){3, 1}, p);
   sp_loss mse = loss_named("mse");
   /* (3,) against (3, 1): per sample (t - p)^2 → (0 + 1 + 4) / 3 */
   cr_assert_float_eq(value_of(&mse, flat, column, NULL), 5.0 / 3, 1e-9);
-  sp_tensor *wrong = tensor_of(2, (int64_t[]){1, 3}, t);
+  sp_tensor *wrong = sp_test_tensor(2, (int64_t[]){1, 3}, t);
   sp_loss other = loss_named("mse");
   SP_ASSERT_FAILS(sp_loss_resolve(&other, wrong, column), SP_ERROR_MISMATCH, "[1, 3]");
   sp_tensor_free(flat);
@@ -244,9 +238,9 @@ Test(losses, shapes_are_reconciled_like_keras) {
 
 Test(losses, crossentropy_is_resolved_from_shapes) {
   float p2[] = {0.2f, 0.8f}, p1[] = {0.4f}, one_hot[] = {0, 1}, label[] = {1};
-  sp_tensor *classes = tensor_of(2, (int64_t[]){1, 2}, p2), *single = tensor_of(2, (int64_t[]){1, 1}, p1);
-  sp_tensor *dense = tensor_of(2, (int64_t[]){1, 2}, one_hot), *sparse = tensor_of(1, (int64_t[]){1}, label);
-  sp_tensor *binary_target = tensor_of(2, (int64_t[]){1, 1}, label);
+  sp_tensor *classes = sp_test_tensor(2, (int64_t[]){1, 2}, p2), *single = sp_test_tensor(2, (int64_t[]){1, 1}, p1);
+  sp_tensor *dense = sp_test_tensor(2, (int64_t[]){1, 2}, one_hot), *sparse = sp_test_tensor(1, (int64_t[]){1}, label);
+  sp_tensor *binary_target = sp_test_tensor(2, (int64_t[]){1, 1}, label);
   sp_loss loss = loss_named("crossentropy");
   SP_ASSERT_OK(sp_loss_resolve(&loss, binary_target, single));
   cr_assert_eq(loss.kind, SP_LOSS_BINARY_CROSSENTROPY);
@@ -280,7 +274,7 @@ Test(losses, names_configs_and_errors) {
 
 Test(losses, labels_outside_the_classes_are_refused) {
   float p[] = {0.5f, 0.5f}, label[] = {2};
-  sp_tensor *y_pred = tensor_of(2, (int64_t[]){1, 2}, p), *y_true = tensor_of(1, (int64_t[]){1}, label);
+  sp_tensor *y_pred = sp_test_tensor(2, (int64_t[]){1, 2}, p), *y_true = sp_test_tensor(1, (int64_t[]){1}, label);
   sp_loss loss = loss_named("sparse_categorical_crossentropy");
   double value;
   SP_ASSERT_FAILS(sp_loss_compute(&loss, y_true, y_pred, 1, &value, NULL), SP_ERROR_INVALID_ARGUMENT, "[0, 2)");

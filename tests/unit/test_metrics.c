@@ -6,14 +6,8 @@
 
 #include "core/json.h"
 #include "nn/metric.h"
+#include "layer_run.h"
 #include "test_support.h"
-
-static sp_tensor *tensor_of(int rank, const int64_t *shape, const float *values) {
-  sp_tensor *tensor = sp_tensor_new(SP_FLOAT32, rank, shape);
-  cr_assert_not_null(tensor);
-  memcpy(tensor->data, values, tensor->size);
-  return tensor;
-}
 
 static sp_metric metric_named(const char *spec) {
   json_object *value;
@@ -48,7 +42,7 @@ Test(metrics, accuracy_resolves_like_keras) {
 
 Test(metrics, accuracies_count_matches) {
   float binary_true[] = {0, 1, 1, 0}, binary_pred[] = {0.2f, 0.7f, 0.5f, 0.9f};
-  sp_tensor *bt = tensor_of(2, (int64_t[]){4, 1}, binary_true), *bp = tensor_of(2, (int64_t[]){4, 1}, binary_pred);
+  sp_tensor *bt = sp_test_tensor(2, (int64_t[]){4, 1}, binary_true), *bp = sp_test_tensor(2, (int64_t[]){4, 1}, binary_pred);
   sp_metric binary = metric_named("binary_accuracy");
   SP_ASSERT_OK(sp_metric_resolve(&binary, bt, bp));
   SP_ASSERT_OK(sp_metric_update(&binary, bt, bp));
@@ -56,8 +50,8 @@ Test(metrics, accuracies_count_matches) {
   cr_assert_float_eq(sp_metric_result(&binary), 0.5, 1e-7);
   float probabilities[] = {0.1f, 0.7f, 0.2f, 0.3f, 0.3f, 0.4f, 0.5f, 0.5f, 0.0f}, labels[] = {1, 0, 0};
   float one_hot[] = {0, 1, 0, 1, 0, 0, 0, 1, 0};
-  sp_tensor *p = tensor_of(2, (int64_t[]){3, 3}, probabilities), *l = tensor_of(1, (int64_t[]){3}, labels);
-  sp_tensor *h = tensor_of(2, (int64_t[]){3, 3}, one_hot);
+  sp_tensor *p = sp_test_tensor(2, (int64_t[]){3, 3}, probabilities), *l = sp_test_tensor(1, (int64_t[]){3}, labels);
+  sp_tensor *h = sp_test_tensor(2, (int64_t[]){3, 3}, one_hot);
   sp_metric sparse = metric_named("sparse_categorical_accuracy");
   SP_ASSERT_OK(sp_metric_resolve(&sparse, l, p));
   SP_ASSERT_OK(sp_metric_update(&sparse, l, p));
@@ -77,8 +71,8 @@ Test(metrics, running_means_weight_every_sample) {
   cr_assert_eq(mae.kind, SP_METRIC_LOSS);
   cr_assert_str_eq(mae.name, "mae");
   float t1[] = {0, 0}, p1[] = {1, 3}, t2[] = {0}, p2[] = {5};
-  sp_tensor *a = tensor_of(2, (int64_t[]){2, 1}, t1), *b = tensor_of(2, (int64_t[]){2, 1}, p1);
-  sp_tensor *c = tensor_of(2, (int64_t[]){1, 1}, t2), *d = tensor_of(2, (int64_t[]){1, 1}, p2);
+  sp_tensor *a = sp_test_tensor(2, (int64_t[]){2, 1}, t1), *b = sp_test_tensor(2, (int64_t[]){2, 1}, p1);
+  sp_tensor *c = sp_test_tensor(2, (int64_t[]){1, 1}, t2), *d = sp_test_tensor(2, (int64_t[]){1, 1}, p2);
   SP_ASSERT_OK(sp_metric_resolve(&mae, a, b));
   SP_ASSERT_OK(sp_metric_update(&mae, a, b));
   SP_ASSERT_OK(sp_metric_update(&mae, c, d));

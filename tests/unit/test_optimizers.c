@@ -104,6 +104,16 @@ static void run_against(sp_optimizer *optimizer, fixture *f, reference_step step
   cr_assert_eq(sp_optimizer_iteration_count(optimizer), STEPS);
 }
 
+/* A fresh fixture, our optimizer against the reference, and cleanup. */
+static void check_case(sp_optimizer *optimizer, reference_step step, double lr, const char *what,
+                       void (*prepare)(const fixture *f, double *g, int step)) {
+  cr_assert_not_null(optimizer, "%s: %s", what, sp_last_error());
+  fixture f = make_fixture(NULL);
+  run_against(optimizer, &f, step, lr, what, prepare);
+  sp_optimizer_free(optimizer);
+  free_fixture(&f);
+}
+
 /* ---- Keras 3 formulas (t = iterations + 1) ---- */
 
 static double momentum_value, beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7, rho = 0.9;
@@ -198,80 +208,41 @@ static sp_optimizer *optimizer_from(const char *json) {
 }
 
 Test(optimizers, sgd_plain_momentum_and_nesterov) {
-  fixture f = make_fixture(NULL);
-  sp_optimizer *plain = sp_sgd(0.1, 0.0, 0);
-  run_against(plain, &f, sgd_plain, 0.1, "sgd", NULL);
-  sp_optimizer_free(plain);
-  free_fixture(&f);
+  check_case(sp_sgd(0.1, 0.0, 0), sgd_plain, 0.1, "sgd", NULL);
 
   momentum_value = 0.9;
-  f = make_fixture(NULL);
-  sp_optimizer *momentum = sp_sgd(0.05, 0.9, 0);
-  run_against(momentum, &f, sgd_momentum, 0.05, "sgd momentum", NULL);
-  sp_optimizer_free(momentum);
-  free_fixture(&f);
+  check_case(sp_sgd(0.05, 0.9, 0), sgd_momentum, 0.05, "sgd momentum", NULL);
 
-  f = make_fixture(NULL);
-  sp_optimizer *nesterov = sp_sgd(0.05, 0.9, 1);
-  run_against(nesterov, &f, sgd_nesterov, 0.05, "sgd nesterov", NULL);
-  sp_optimizer_free(nesterov);
-  free_fixture(&f);
+  check_case(sp_sgd(0.05, 0.9, 1), sgd_nesterov, 0.05, "sgd nesterov", NULL);
 }
 
 Test(optimizers, adam_and_amsgrad) {
-  fixture f = make_fixture(NULL);
-  sp_optimizer *optimizer = sp_adam(0.01);
-  run_against(optimizer, &f, adam, 0.01, "adam", NULL);
-  sp_optimizer_free(optimizer);
-  free_fixture(&f);
+  check_case(sp_adam(0.01), adam, 0.01, "adam", NULL);
 
-  f = make_fixture(NULL);
-  optimizer = optimizer_from("{\"class_name\": \"Adam\", \"config\": {\"learning_rate\": 0.02, \"amsgrad\": true}}");
-  run_against(optimizer, &f, adam_amsgrad, 0.02, "amsgrad", NULL);
-  sp_optimizer_free(optimizer);
-  free_fixture(&f);
+  check_case(optimizer_from("{\"class_name\": \"Adam\", \"config\": {\"learning_rate\": 0.02, \"amsgrad\": true}}"),
+             adam_amsgrad, 0.02, "amsgrad", NULL);
 }
 
 Test(optimizers, adamw_decays_weights_before_the_update) {
   decay_value = 0.1;
-  fixture f = make_fixture(NULL);
-  sp_optimizer *optimizer = sp_adamw(0.01, 0.1);
-  run_against(optimizer, &f, adamw, 0.01, "adamw", NULL);
-  sp_optimizer_free(optimizer);
-  free_fixture(&f);
+  check_case(sp_adamw(0.01, 0.1), adamw, 0.01, "adamw", NULL);
 }
 
 Test(optimizers, rmsprop_plain_momentum_centered) {
   momentum_value = 0;
   rms_centered = 0;
-  fixture f = make_fixture(NULL);
-  sp_optimizer *optimizer = sp_rmsprop(0.01);
-  run_against(optimizer, &f, rmsprop, 0.01, "rmsprop", NULL);
-  sp_optimizer_free(optimizer);
-  free_fixture(&f);
+  check_case(sp_rmsprop(0.01), rmsprop, 0.01, "rmsprop", NULL);
 
   momentum_value = 0.5;
   rms_centered = 1;
-  f = make_fixture(NULL);
-  optimizer = optimizer_from("{\"class_name\": \"RMSprop\", \"config\": {\"learning_rate\": 0.01, \"momentum\": 0.5, "
-                             "\"centered\": true}}");
-  run_against(optimizer, &f, rmsprop, 0.01, "rmsprop centered momentum", NULL);
-  sp_optimizer_free(optimizer);
-  free_fixture(&f);
+  check_case(optimizer_from("{\"class_name\": \"RMSprop\", \"config\": {\"learning_rate\": 0.01, \"momentum\": 0.5, "
+                             "\"centered\": true}}"), rmsprop, 0.01, "rmsprop centered momentum", NULL);
 }
 
 Test(optimizers, adagrad_and_nadam) {
-  fixture f = make_fixture(NULL);
-  sp_optimizer *optimizer = sp_adagrad(0.1);
-  run_against(optimizer, &f, adagrad, 0.1, "adagrad", NULL);
-  sp_optimizer_free(optimizer);
-  free_fixture(&f);
+  check_case(sp_adagrad(0.1), adagrad, 0.1, "adagrad", NULL);
 
-  f = make_fixture(NULL);
-  optimizer = sp_nadam(0.01);
-  run_against(optimizer, &f, nadam, 0.01, "nadam", NULL);
-  sp_optimizer_free(optimizer);
-  free_fixture(&f);
+  check_case(sp_nadam(0.01), nadam, 0.01, "nadam", NULL);
 }
 
 /* ---- clipping: g is rewritten before the (plain SGD) update ---- */
