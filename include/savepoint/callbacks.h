@@ -75,20 +75,22 @@ typedef struct sp_training_state {
 char *sp_training_state_to_json(const sp_training_state *state);
 sp_status sp_training_state_from_json(const char *json, sp_training_state *state);
 
+typedef struct sp_callback sp_callback;
+
 /* What callbacks see of a running fit (Keras's callback.model and callback.params). */
 typedef struct sp_training {
   sp_model *model;
   sp_training_state state; /* may be replaced in on_train_begin to resume */
   int epochs;              /* fit's epochs (the last epoch index + 1) */
-  int64_t steps;           /* batches per epoch */
+  int64_t steps;           /* batches per epoch (of the evaluation, in sp_model_evaluate) */
   int64_t samples;         /* training samples */
   int64_t batch_size;
   int verbose;
+  int callback_count;      /* the caller's callbacks, in order: a checkpointing callback */
+  sp_callback *const *callbacks; /* saves and restores their save_state / restore_state */
 } sp_training;
 
 /* ---- callbacks ---- */
-
-typedef struct sp_callback sp_callback;
 
 struct sp_callback {
   const char *name; /* for messages: "csv_logger" */

@@ -22,7 +22,9 @@ static sp_status evaluate(sp_model *model, sp_arrays *x, sp_arrays *y, const sp_
                           .steps = (x->rows + options->batch_size - 1) / options->batch_size,
                           .samples = x->rows,
                           .batch_size = options->batch_size,
-                          .verbose = options->verbose};
+                          .verbose = options->verbose,
+                          .callback_count = options->callback_count,
+                          .callbacks = options->callbacks};
   return sp_evaluate_with(model, *runner, x, y, options->batch_size, callbacks, &training, results);
 }
 

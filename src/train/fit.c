@@ -96,7 +96,9 @@ static sp_status initial_state(fit_run *run) {
                             .steps = (run->x.rows + options->batch_size - 1) / options->batch_size,
                             .samples = run->x.rows,
                             .batch_size = options->batch_size,
-                            .verbose = options->verbose};
+                            .verbose = options->verbose,
+                            .callback_count = options->callback_count,
+                            .callbacks = options->callbacks};
   if (options->resume) {
     training->state = *options->resume;
     training->state.stop_training = 0; /* Keras resets model.stop_training when fit starts */

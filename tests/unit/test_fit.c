@@ -36,6 +36,13 @@ static sp_model *dense_model(int64_t inputs, int64_t units, const char *extra_co
   return model;
 }
 
+/* fit options that run one callback and report the final state. */
+static void with_callback(sp_fit_options *options, sp_callback **callback, sp_training_state *final_state) {
+  options->callbacks = callback;
+  options->callback_count = 1;
+  options->final_state = final_state;
+}
+
 static sp_fit_options quiet(int epochs, int64_t batch_size) {
   sp_fit_options options = sp_fit_defaults();
   options.epochs = epochs;
@@ -180,8 +187,7 @@ Test(fit, callbacks_are_called_in_keras_order) {
   callback->on_test_batch_begin = rec_test_batch_begin;
   callback->on_test_batch_end = rec_test_batch_end;
   sp_fit_options options = quiet(2, 4);
-  options.callbacks = &callback;
-  options.callback_count = 1;
+  with_callback(&options, &callback, NULL);
   options.validation_x = (const sp_tensor *const[]){vx};
   options.validation_y = (const sp_tensor *const[]){vy};
   options.validation_input_count = options.validation_target_count = 1;
@@ -210,8 +216,7 @@ Test(fit, a_failing_callback_stops_training_with_its_message) {
   sp_callback *callback = sp_callback_new("saver", NULL);
   callback->on_epoch_end = failing_epoch_end;
   sp_fit_options options = quiet(3, 4);
-  options.callbacks = &callback;
-  options.callback_count = 1;
+  with_callback(&options, &callback, NULL);
   SP_ASSERT_FAILS(sp_model_fit(model, x, y, &options, NULL), SP_ERROR_IO, "callback 'saver' on_epoch_end: disk full");
   cr_assert_eq(sp_optimizer_iterations(sp_model_optimizer(model)), 2); /* stopped after the first epoch */
   sp_callback_free(callback);
@@ -237,8 +242,7 @@ Test(fit, csv_logger_writes_keras_columns_and_appends) {
   char *directory = sp_test_temp_dir("csv_logger"), *path = sp_path_join(directory, "log.csv");
   sp_callback *logger = sp_csv_logger(path, ',', 0);
   sp_fit_options options = quiet(2, 4);
-  options.callbacks = &logger;
-  options.callback_count = 1;
+  with_callback(&options, &logger, NULL);
   sp_history *history;
   SP_ASSERT_OK(sp_model_fit(model, x, y, &options, &history));
   /* no validation ran, so Keras adds val_ columns (empty as NA) after the sorted keys */
@@ -282,10 +286,8 @@ Test(fit, terminate_on_nan_stops_after_the_batch) {
   sp_callback *stopper = sp_terminate_on_nan();
   sp_fit_options options = quiet(5, 4);
   options.shuffle = 0;
-  options.callbacks = &stopper;
-  options.callback_count = 1;
   sp_training_state state;
-  options.final_state = &state;
+  with_callback(&options, &stopper, &state);
   sp_history *history;
   SP_ASSERT_OK(sp_model_fit(model, x, y, &options, &history));
   cr_assert_eq(state.epoch, 0);
@@ -473,7 +475,29 @@ Test(determinism, five_plus_five_epochs_equal_ten) {
 typedef struct snapshot {
   sp_tensor *weights[16], *optimizer[32];
   int weight_count, optimizer_count;
+  char *callback_states[4]; /* save_state of each of the run's callbacks */
 } snapshot;
+
+/* A callback with resumable state: it counts the batches it has seen. */
+static sp_status count_batch(sp_callback *self, sp_training *training, int64_t batch, const sp_logs *logs) {
+  (*(int *)self->context)++;
+  return SP_OK;
+}
+static sp_status save_count(sp_callback *self, char **json) {
+  *json = malloc(32);
+  snprintf(*json, 32, "{\"batches\": %d}", *(int *)self->context);
+  return SP_OK;
+}
+static sp_status restore_count(sp_callback *self, const char *json) {
+  return sscanf(json, "{\"batches\": %d}", (int *)self->context) == 1 ? SP_OK : SP_ERROR_FORMAT;
+}
+static sp_callback *batch_counter(int *count) {
+  sp_callback *callback = sp_callback_new("batch_counter", count);
+  callback->on_train_batch_end = count_batch;
+  callback->save_state = save_count;
+  callback->restore_state = restore_count;
+  return callback;
+}
 
 static sp_status stop_mid_epoch(sp_callback *self, sp_training *training, int64_t batch, const sp_logs *logs) {
   if (training->state.epoch != 2 || batch != 3) return SP_OK;
@@ -485,6 +509,8 @@ static sp_status stop_mid_epoch(sp_callback *self, sp_training *training, int64_
   sp_optimizer *optimizer = sp_model_optimizer(training->model);
   saved->optimizer_count = sp_optimizer_variable_count(optimizer);
   for (int i = 0; i < saved->optimizer_count; i++) saved->optimizer[i] = sp_tensor_copy(sp_optimizer_variable_value(optimizer, i));
+  for (int i = 0; i < training->callback_count; i++)
+    if (training->callbacks[i]->save_state) SP_TRY(training->callbacks[i]->save_state(training->callbacks[i], &saved->callback_states[i]));
   training->state.stop_training = 1;
   return SP_OK;
 }
@@ -495,14 +521,15 @@ Test(determinism, a_run_stopped_mid_epoch_resumes_bit_identically) {
   fit_classifier(whole, 0, 4, 21, &all);
 
   snapshot saved = {0};
-  sp_callback *stopper = sp_callback_new("stopper", &saved);
-  stopper->on_train_batch_end = stop_mid_epoch;
+  int counted = 0;
+  sp_callback *callbacks[] = {batch_counter(&counted), sp_callback_new("stopper", &saved)};
+  callbacks[1]->on_train_batch_end = stop_mid_epoch;
   sp_tensor *x = matrix(50, 8, digit_feature), *y = matrix(50, 0, digit_label);
   sp_fit_options options = quiet(4, 8);
   options.seed = 21;
-  options.callbacks = &stopper;
-  options.callback_count = 1;
   sp_training_state state;
+  options.callbacks = callbacks;
+  options.callback_count = 2;
   options.final_state = &state;
   SP_ASSERT_OK(sp_model_fit(interrupted, x, y, &options, NULL));
   cr_assert(state.epoch == 2 && state.batch == 4, "stopped at epoch %d batch %lld", state.epoch, (long long)state.batch);
@@ -521,19 +548,27 @@ Test(determinism, a_run_stopped_mid_epoch_resumes_bit_identically) {
   sp_optimizer *optimizer = sp_model_optimizer(resumed);
   cr_assert_eq(sp_optimizer_variable_count(optimizer), saved.optimizer_count);
   for (int i = 0; i < saved.optimizer_count; i++) SP_ASSERT_OK(sp_optimizer_set_variable(optimizer, i, saved.optimizer[i]));
+  int recounted = 0;
+  sp_callback *counter = batch_counter(&recounted);
+  SP_ASSERT_OK(counter->restore_state(counter, saved.callback_states[0]));
   sp_fit_options resume = quiet(4, 8);
   resume.resume = &restored;
+  with_callback(&resume, &counter, NULL);
   sp_history *rest;
   SP_ASSERT_OK(sp_model_fit(resumed, x, y, &resume, &rest));
   cr_assert(same_weights(whole, resumed), "the resumed run differs from the uninterrupted one");
+  cr_assert_eq(recounted, 4 * 7, "the restored callback counted %d batches over the two runs", recounted);
   /* the resumed epoch's logs include the batches run before the stop */
   cr_assert_eq(sp_history_values(rest, "loss", NULL)[0], sp_history_values(all, "loss", NULL)[2]);
   cr_assert_eq(sp_history_values(rest, "accuracy", NULL)[1], sp_history_values(all, "accuracy", NULL)[3]);
   for (int i = 0; i < saved.weight_count; i++) sp_tensor_free(saved.weights[i]);
   for (int i = 0; i < saved.optimizer_count; i++) sp_tensor_free(saved.optimizer[i]);
+  free(saved.callback_states[0]);
+  sp_callback_free(counter);
+  sp_callback_free(callbacks[0]);
+  sp_callback_free(callbacks[1]);
   sp_history_free(rest);
   sp_history_free(all);
-  sp_callback_free(stopper);
   sp_tensor_free(x);
   sp_tensor_free(y);
   sp_model_free(whole);
