@@ -5,9 +5,11 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/saved_model_cli.h"
 #include "savepoint/savepoint.h"
 
 static const sp_cli_command commands[] = {
+    {"run", "run a SavedModel signature on inputs (like saved_model_cli run)", sp_cli_run},
     {"show", "list the tensors of a checkpoint or print one tensor's values", sp_cli_show},
     {"verify", "check every checksum of a checkpoint and name what is damaged", sp_cli_verify},
     {"manifest", "write the sha256sum-style manifest of an artifact", sp_cli_manifest},
