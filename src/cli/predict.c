@@ -11,7 +11,9 @@
 #include "cli/model_loading.h"
 #include "cli/training_data.h"
 #include "cli/training_output.h"
+#include "core/file.h"
 #include "core/memory.h"
+#include "core/npy.h"
 
 typedef struct predict_options {
   const char *model_path, *output_path;
@@ -85,11 +87,17 @@ static void print_json(const sp_model *model, int count, sp_tensor **outputs) {
   sp_cli_print_json(root);
 }
 
-/* Writing .npy needs core/npy.h (shared with the SavedModel code), not in this build yet. */
+/* Output o goes to path for o = 0, else to path with "_<o>" before its .npy extension. */
 static sp_status write_outputs(const char *path, int count, sp_tensor **outputs) {
-  (void)count;
-  (void)outputs;
-  return sp_fail(SP_ERROR_UNSUPPORTED, "writing '%s': .npy output is not supported in this build yet; use --json", path);
+  size_t stem = sp_path_has_suffix(path, ".npy") ? strlen(path) - 4 : strlen(path);
+  for (int o = 0; o < count; o++) {
+    char *name = o == 0 ? sp_strdup(path) : sp_strdupf("%.*s_%d%s", (int)stem, path, o, path + stem);
+    if (!name) return SP_ERROR_NO_MEMORY;
+    sp_status status = sp_npy_write(name, outputs[o]);
+    free(name);
+    SP_TRY(status);
+  }
+  return SP_OK;
 }
 
 int sp_cli_predict(int argc, char **argv) {

@@ -9,13 +9,16 @@
 
 #include "cli/cli.h"
 #include "core/memory.h"
+#include "core/npy.h"
 #include "savepoint/train.h"
+
+enum { NPY_LIMIT = 1 << 30 }; /* no training array beyond 1 GiB */
 
 const char sp_cli_data_help[] =
     "data (one source):\n"
     "  --data IMAGES[,LABELS]  IDX files, gzip or raw (MNIST's format); u8 values become float32\n"
     "                          times --scale (default 1/255)\n"
-    "  --x X.npy [--y Y.npy]   NumPy arrays\n"
+    "  --x X.npy [--y Y.npy]   NumPy arrays (--scale, if given, applies to X)\n"
     "  --csv FILE              numeric CSV, one sample per line; --label-column N|NAME selects the\n"
     "                          label (default: the last column; for predict: none), --header or\n"
     "                          --no-header (default: detected from the first line)\n"
@@ -123,12 +126,20 @@ static sp_status read_csv(const sp_cli_data_options *options, int need_labels, s
   return SP_OK;
 }
 
-/* NumPy arrays need core/npy.h (the .npy reader shared with the SavedModel code), which this
- * build does not include yet. */
-static sp_status read_npy(const char *path, sp_tensor **tensor) {
+/* A .npy array; with --scale its values become float32 times the scale. */
+static sp_status read_npy(const char *path, double scale, sp_tensor **tensor) {
   *tensor = NULL;
-  return sp_fail(SP_ERROR_UNSUPPORTED, "reading '%s': .npy files are not supported in this build yet; "
-                 "use --data (IDX) or --csv", path);
+  sp_tensor *array;
+  SP_TRY(sp_npy_read(path, NPY_LIMIT, &array));
+  if (isnan(scale)) {
+    *tensor = array;
+    return SP_OK;
+  }
+  *tensor = sp_tensor_new(SP_FLOAT32, array->rank, array->shape);
+  for (int64_t i = 0; *tensor && i < sp_tensor_count(array); i++)
+    sp_tensor_floats(*tensor)[i] = (float)(sp_tensor_get_double(array, i) * scale);
+  sp_tensor_free(array);
+  return *tensor ? SP_OK : SP_ERROR_NO_MEMORY;
 }
 
 /* ---- shaping ---- */
@@ -170,8 +181,8 @@ sp_status sp_cli_load_data(const sp_cli_data_options *options, const sp_model *m
   } else if (options->csv) {
     status = read_csv(options, need_labels, data);
   } else {
-    status = read_npy(options->x_path, &data->x);
-    if (status == SP_OK && need_labels) status = read_npy(options->y_path, &data->y);
+    status = read_npy(options->x_path, options->scale, &data->x);
+    if (status == SP_OK && need_labels) status = read_npy(options->y_path, NAN, &data->y);
   }
   if (status == SP_OK && options->samples) status = first_rows(&data->x, options->samples);
   if (status == SP_OK && options->samples) status = first_rows(&data->y, options->samples);

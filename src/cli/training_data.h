@@ -2,7 +2,7 @@
  *
  *   --data IMAGES[,LABELS]   IDX files, gzip or raw (MNIST's format); u8 values are scaled by
  *                            --scale (default 1/255) into float32
- *   --x X.npy [--y Y.npy]    NumPy arrays
+ *   --x X.npy [--y Y.npy]    NumPy arrays (core/npy.h)
  *   --csv FILE               numeric CSV; --label-column N|NAME picks the label column (default:
  *                            the last for train/evaluate, none for predict), --header/--no-header
  *                            (default: detected)

@@ -75,6 +75,28 @@ out=$("$cli" train --model "$work/classifier.json" --data "$work/images.idx,$wor
 printf '%s' "$out" | py 'import json,sys; d=json.load(sys.stdin); assert list(d["history"]) == ["loss", "accuracy"] and d["samples"] == 60' \
   || fail "IDX training summary: $out"
 
+# NumPy arrays: the same data as X.npy / Y.npy, and predictions written as .npy match the JSON ones
+py '
+import csv, numpy as np
+rows = list(csv.reader(open("'"$work"'/data.csv")))[1:]
+data = np.array(rows, dtype=np.float64)
+np.save("'"$work"'/X.npy", data[:, :2].astype(np.float32))
+np.save("'"$work"'/Y.npy", data[:, 2])
+' || fail "numpy could not write the arrays"
+out=$("$cli" train --model "$work/model.json" --x "$work/X.npy" --y "$work/Y.npy" --epochs 30 --batch-size 16 --seed 3 --json --verbose 0) \
+  || fail "train on .npy failed: $out"
+printf '%s' "$out" | py 'import json,sys; d=json.load(sys.stdin); assert d["final"]["loss"] < 1e-3 and d["samples"] == 200, d["final"]' \
+  || fail "training on .npy: $out"
+"$cli" predict "$work/model.json" --x "$work/X.npy" --output "$work/P.npy" >/dev/null || fail "predict --output failed"
+"$cli" predict "$work/model.json" --x "$work/X.npy" --json > "$work/P.json" || fail "predict --json failed"
+py '
+import json, numpy as np
+written = np.load("'"$work"'/P.npy")
+printed = np.array(json.load(open("'"$work"'/P.json"))["predictions"], dtype=np.float32)
+assert written.dtype == np.float32 and written.shape == (200, 1), (written.dtype, written.shape)
+assert np.array_equal(written, printed), abs(written - printed).max()
+' || fail "predict --output Y.npy differs from the JSON predictions"
+
 # misuse
 expect_exit() { # CODE DESCRIPTION COMMAND...
   local code=$1 what=$2; shift 2
