@@ -9,6 +9,7 @@
 #include "savepoint/serve.h"
 #include "savepoint/status.h"
 #include "savepoint/tensor.h"
+#include "savepoint/train.h"
 #include "savepoint/version.h"
 
 #endif

@@ -22,6 +22,10 @@ int sp_cli_show(int argc, char **argv);
 int sp_cli_verify(int argc, char **argv);
 int sp_cli_manifest(int argc, char **argv);
 int sp_cli_registry(int argc, char **argv);
+int sp_cli_train(int argc, char **argv);
+int sp_cli_evaluate(int argc, char **argv);
+int sp_cli_predict(int argc, char **argv);
+int sp_cli_demo(int argc, char **argv);
 int sp_cli_serve(int argc, char **argv);
 
 /* Prints "savepoint <command>: <sp_last_error()>" and returns the exit status for status. */
