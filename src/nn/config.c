@@ -642,8 +642,8 @@ static json_object *layer_config(const sp_layer *layer, int keras_major) {
   json_object_object_foreach(layer->config, key, child) {
     if (input && strcmp(key, "batch_input_shape") == 0) {
       json_object_object_add(config, "batch_shape", copy_or_null(child));
-    } else if (input && strcmp(key, "ragged") == 0) {
-      continue;
+    } else if (input && strcmp(key, "ragged") == 0 && layer->keras_major < 3) {
+      continue; /* Keras 2's key; a Keras 3 config that has it (3.8+) keeps it */
     } else if (!input && (strcmp(key, "batch_input_shape") == 0 || strcmp(key, "input_dim") == 0)) {
       continue; /* the explicit InputLayer carries the shape */
     } else if (!input && strcmp(key, "dtype") == 0 && child && json_object_is_type(child, json_type_string)) {
