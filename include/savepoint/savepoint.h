@@ -3,6 +3,7 @@
 #define SAVEPOINT_H
 
 #include "savepoint/custom.h"
+#include "savepoint/io.h"
 #include "savepoint/manifest.h"
 #include "savepoint/registry.h"
 #include "savepoint/status.h"
