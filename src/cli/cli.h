@@ -17,6 +17,12 @@ typedef struct sp_cli_command {
   sp_cli_command_function run;
 } sp_cli_command;
 
+/* The subcommands (src/cli/<name>.c). */
+int sp_cli_show(int argc, char **argv);
+int sp_cli_verify(int argc, char **argv);
+int sp_cli_manifest(int argc, char **argv);
+int sp_cli_registry(int argc, char **argv);
+
 /* Prints "savepoint <command>: <sp_last_error()>" and returns the exit status for status. */
 int sp_cli_report(const char *command, sp_status status);
 /* Prints a usage error and returns 2. */

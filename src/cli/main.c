@@ -7,10 +7,9 @@
 #include "cli/cli.h"
 #include "savepoint/savepoint.h"
 
-int sp_cli_manifest(int argc, char **argv);
-int sp_cli_registry(int argc, char **argv);
-
 static const sp_cli_command commands[] = {
+    {"show", "list the tensors of a checkpoint or print one tensor's values", sp_cli_show},
+    {"verify", "check every checksum of a checkpoint and name what is damaged", sp_cli_verify},
     {"manifest", "write the sha256sum-style manifest of an artifact", sp_cli_manifest},
     {"registry", "artifact registry: list, show, history, label, verify, add, gc", sp_cli_registry},
     {NULL, NULL, NULL},

@@ -218,6 +218,20 @@ void sp_format_python_float(double value, char *out, size_t capacity) {
   snprintf(out, capacity, "%s%s", negative ? "-" : "", body);
 }
 
+void sp_format_python_float32(float value, char *out, size_t capacity) {
+  if (!isfinite(value)) {
+    sp_format_python_float(value, out, capacity);
+    return;
+  }
+  /* The shortest float32 digits, read back as a double, have those same digits as their repr. */
+  char scientific[40];
+  for (int precision = 0; precision < 9; precision++) {
+    snprintf(scientific, sizeof scientific, "%.*e", precision, (double)value);
+    if (strtof(scientific, NULL) == value) break;
+  }
+  sp_format_python_float(strtod(scientific, NULL), out, capacity);
+}
+
 /* Decodes one UTF-8 sequence; invalid bytes decode as U+FFFD and consume one byte. */
 static uint32_t next_code_point(const unsigned char **cursor) {
   const unsigned char *p = *cursor;

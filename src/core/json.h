@@ -51,5 +51,8 @@ char *sp_json_dumps(const json_object *value, int indent);
 
 /* Python repr() of a double into out (at least 32 bytes): "0.1", "1e-07", "1.0", "inf" forms. */
 void sp_format_python_float(double value, char *out, size_t capacity);
+/* The same for a float32: the shortest digits that round-trip as float32, in repr style
+ * (what numpy prints for a float32 scalar: 0.1f gives "0.1", not "0.10000000149011612"). */
+void sp_format_python_float32(float value, char *out, size_t capacity);
 
 #endif

@@ -154,6 +154,22 @@ Test(json, floats_print_like_python_repr) {
   expect_python_float(NAN, "NaN");
 }
 
+Test(json, float32_prints_like_numpy_str) {
+  /* Expected strings are str(numpy.float32(x)) from Debian's numpy 1.24. */
+  const struct {
+    float value;
+    const char *expected;
+  } cases[] = {{0.1f, "0.1"},           {1.0f, "1.0"},         {16777216.0f, "16777216.0"}, {1e-7f, "1e-07"},
+               {0.001f, "0.001"},       {3.4028235e38f, "3.4028235e+38"}, {1.4e-45f, "1e-45"},
+               {-2.5f, "-2.5"},         {0.33333334f, "0.33333334"},    {123456.79f, "123456.79"},
+               {1e16f, "1e+16"}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char text[40];
+    sp_format_python_float32(cases[i].value, text, sizeof text);
+    cr_assert_str_eq(text, cases[i].expected, "str(float32(%.9g))", (double)cases[i].value);
+  }
+}
+
 Test(json, dumps_matches_python_separators_and_escapes) {
   json_object *value;
   const char *text = "{\"b\":[1,2.50,null,true],\"a\":\"caf\xc3\xa9\\n\",\"e\":{}}";
