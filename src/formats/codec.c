@@ -18,6 +18,10 @@
 
 /* One line per codec; probe order matters only where two could claim the same content. */
 const sp_codec *const sp_codecs[] = {
+    &sp_keras_v3_codec,
+    &sp_weights_h5_codec,
+    &sp_keras_h5_codec,
+    &sp_legacy_weights_h5_codec,
     &sp_tfjs_codec,
     &sp_json_arch_codec,
     NULL,

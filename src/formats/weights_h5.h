@@ -1,0 +1,30 @@
+/* weights_h5.h (internal) — the Keras 3 weights layout in an HDF5 file, shared by `.weights.h5`
+ * files and the `model.weights.h5` member of `.keras` archives (formats.md §1.4, §2).
+ *
+ * Writing reproduces Keras ≥ 3.6: a `vars` group for every saveable object, created in Keras's
+ * visiting order, each with the object's `name` as a str attribute (so groups exist even when
+ * empty: the root model, InputLayers, layers without weights), datasets "0".."n-1", and the
+ * optimizer's variables under optimizer/vars. Reading accepts every Keras 3 writer (no name
+ * attributes, no empty groups before 3.6), tf.keras 2.13's _layer_checkpoint_dependencies and
+ * tf.keras 2.15 on Windows (inner paths joined with backslashes: one group "layers\dense").
+ * Groups the model has no object for (metrics of tf.keras 2.15 files) are ignored; a different
+ * set of weighted layers is an error that names both sides.
+ */
+#ifndef SP_FORMATS_WEIGHTS_H5_H
+#define SP_FORMATS_WEIGHTS_H5_H
+
+#include "core/status.h"
+#include "formats/h5io.h"
+#include "nn/model.h"
+#include "savepoint/io.h"
+
+/* Writes model's weights (and, with include_optimizer, its optimizer state) into file. */
+sp_status sp_keras3_weights_write(const sp_model *model, sp_h5_file *file, int include_optimizer) SP_MUST_CHECK;
+/* Reads model's weights from file; with_optimizer also restores optimizer/vars when the model's
+ * optimizer is built and the file has them. source names the file in messages. */
+sp_status sp_keras3_weights_read(sp_model *model, sp_h5_file *file, const sp_load_options *options,
+                                 int with_optimizer, const char *source) SP_MUST_CHECK;
+/* 1 when an open HDF5 file has the Keras 3 layout (a root `vars` group or `layers` group). */
+int sp_keras3_weights_recognise(sp_h5_file *file);
+
+#endif
