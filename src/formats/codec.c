@@ -68,7 +68,7 @@ sp_format sp_format_for_path(const char *path) {
   if (sp_path_has_suffix(path, ".keras")) return SP_FORMAT_KERAS;
   if (sp_path_has_suffix(path, ".weights.h5")) return SP_FORMAT_WEIGHTS_H5;
   if (sp_path_has_suffix(path, ".h5") || sp_path_has_suffix(path, ".hdf5")) return SP_FORMAT_H5;
-  if (strcmp(base, "model.json") == 0) return SP_FORMAT_TFJS;
+  if (strcmp(base, "model.json") == 0 || sp_path_has_suffix(path, "/")) return SP_FORMAT_TFJS;
   if (sp_path_has_suffix(path, ".json")) return SP_FORMAT_JSON;
   if (sp_path_has_suffix(path, ".tflite")) return SP_FORMAT_TFLITE;
   if (sp_path_has_suffix(path, ".index")) return SP_FORMAT_CHECKPOINT;

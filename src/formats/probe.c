@@ -18,6 +18,7 @@
 
 #include "core/file.h"
 #include "core/memory.h"
+#include "formats/checkpoint_state.h"
 #include "formats/codec.h"
 
 enum { HEAD_BYTES = 4096 };
@@ -120,11 +121,21 @@ static void probe_directory(const char *path, sp_probe_info *info) {
     return;
   }
   if (probe_serving_base(path, info)) return;
-  if (file_in(path, "checkpoint")) {
+  if (file_in(path, SP_CHECKPOINT_STATE_FILE)) {
+    char *latest = NULL;
     info->format = SP_FORMAT_CHECKPOINT;
     info->has_weights = 1;
-    sp_probe_set(info->description, sizeof info->description,
-                 "a TensorFlow checkpoint directory (its 'checkpoint' file names the latest checkpoint)");
+    if (sp_latest_checkpoint(path, &latest) == SP_OK) {
+      sp_probe_set(info->resolved_path, sizeof info->resolved_path, "%s", latest);
+      sp_probe_set(info->description, sizeof info->description,
+                   "a TensorFlow checkpoint directory; its 'checkpoint' file names the latest checkpoint '%s'", latest);
+    } else {
+      sp_probe_set(info->description, sizeof info->description,
+                   "a TensorFlow checkpoint directory whose 'checkpoint' file names no usable checkpoint (%s)",
+                   sp_last_error());
+      sp_clear_error();
+    }
+    free(latest);
     return;
   }
   sp_probe_set(info->description, sizeof info->description,

@@ -48,6 +48,7 @@ Test(probe, checkpoints_by_prefix_index_and_data_file) {
   cr_assert_eq(info.format, SP_FORMAT_CHECKPOINT, "%s", info.description);
   SP_ASSERT_OK(sp_probe(prefix, &info));
   cr_assert_eq(info.format, SP_FORMAT_CHECKPOINT, "%s", info.description);
+  cr_assert(sp_path_has_suffix(info.resolved_path, "model.ckpt-46900"), "%s", info.resolved_path);
   free(full);
   free(prefix);
 }
