@@ -16,6 +16,7 @@
 
 #include "cli/artifact.h"
 #include "cli/cli.h"
+#include "cli/show_model.h"
 #include "core/bytes.h"
 #include "core/json.h"
 #include "core/memory.h"
@@ -230,12 +231,19 @@ static int show_checkpoint(const show_options *options, const sp_cli_artifact *a
 
 typedef int (*show_handler)(const show_options *options, const sp_cli_artifact *artifact);
 
+static int show_model(const show_options *options, const sp_cli_artifact *artifact) {
+  return sp_cli_show_model(artifact->path, options->json);
+}
+
 /* One line per kind savepoint can show; SavedModel, Keras and TF.js handlers go here. */
 static const struct {
   sp_cli_artifact_kind kind;
   show_handler show;
 } handlers[] = {
     {SP_CLI_ARTIFACT_CHECKPOINT, show_checkpoint},
+    {SP_CLI_ARTIFACT_KERAS_ARCHIVE, show_model},
+    {SP_CLI_ARTIFACT_HDF5, show_model},
+    {SP_CLI_ARTIFACT_TFJS, show_model},
 };
 
 static int parse_arguments(int argc, char **argv, show_options *options) {
