@@ -32,7 +32,9 @@ typedef struct show_options {
 static void print_help(void) {
   printf("usage: savepoint show PATH [--tensor NAME] [--json]\n\n"
          "Shows what PATH holds. PATH may be a TensorFlow checkpoint prefix (model.ckpt-1000),\n"
-         "its .index file, or a checkpoint directory (its 'checkpoint' file names the latest).\n\n"
+         "its .index file, or a checkpoint directory (its 'checkpoint' file names the latest);\n"
+         "or a Keras model or weights file (.keras, .h5, .weights.h5, to_json .json) or a TF.js\n"
+         "model.json: its format, Keras version, SHA-256 and a Keras-style summary (or its weights).\n\n"
          "  --tensor NAME  print the values of one tensor instead of the list\n"
          "  --json         machine-readable output: [{\"name\", \"dtype\", \"shape\", \"bytes\"}, ...]\n"
          "                 or, with --tensor, the values as a JSON nested list\n");
