@@ -45,8 +45,38 @@ json_object *sp_keras_compile_config(const sp_model *model) {
   return copy_of(sp_json_member(model->object_extra, "compile_config"));
 }
 
+/* A config that leaves a key to its default means Keras 3's default; where a Keras 2-layout reader
+ * defaults otherwise (standalone Keras 2.0-2.2 and tfjs-layers: recurrent_activation hard_sigmoid),
+ * write Keras 3's value out. */
+static void make_keras_defaults_explicit(json_object *value, int depth) {
+  if (depth > SP_JSON_MAX_DEPTH) return;
+  if (json_object_is_type(value, json_type_array)) {
+    for (size_t i = 0; i < json_object_array_length(value); i++)
+      make_keras_defaults_explicit(json_object_array_get_idx(value, i), depth + 1);
+    return;
+  }
+  if (!json_object_is_type(value, json_type_object)) return;
+  const char *class_name = NULL;
+  if (sp_json_get_string(value, "class_name", NULL, "", &class_name) != SP_OK) class_name = NULL;
+  sp_clear_error();
+  json_object *config = sp_json_member(value, "config");
+  if (class_name && (strcmp(class_name, "GRU") == 0 || strcmp(class_name, "LSTM") == 0) &&
+      json_object_is_type(config, json_type_object) && !sp_json_member(config, "recurrent_activation"))
+    json_object_object_add(config, "recurrent_activation", json_object_new_string("sigmoid"));
+  json_object_object_foreach(value, key, child) {
+    (void)key;
+    if (child) make_keras_defaults_explicit(child, depth + 1);
+  }
+}
+
+json_object *sp_keras2_model_config(const sp_model *model) {
+  json_object *config = sp_model_config_json(model, 2);
+  if (config) make_keras_defaults_explicit(config, 0);
+  return config;
+}
+
 json_object *sp_keras_model_object(const sp_model *model, int keras_major) {
-  json_object *tree = sp_model_config_json(model, keras_major);
+  json_object *tree = keras_major >= 3 ? sp_model_config_json(model, 3) : sp_keras2_model_config(model);
   if (!tree) {
     sp_fail(SP_ERROR_NO_MEMORY, "cannot serialize the config of model '%s'", model->name);
     return NULL;

@@ -27,6 +27,10 @@ sp_status sp_keras_model_from_object(const json_object *object, int keras_major,
  * config, keras_version, backend). Caller owns the result; NULL on failure (error set). */
 json_object *sp_keras_model_object(const sp_model *model, int keras_major);
 
+/* {class_name, config} in the Keras 2 layout (.h5 model_config, TF.js modelTopology), with the
+ * defaults that Keras 2-layout readers interpret differently written out. Caller owns it. */
+json_object *sp_keras2_model_config(const sp_model *model);
+
 /* The Keras 3 compile_config the model carries: its live training config when compiled, else the
  * one it was loaded with; NULL when neither. New reference. */
 json_object *sp_keras_compile_config(const sp_model *model);

@@ -30,7 +30,6 @@
 #include "formats/h5io.h"
 #include "formats/keras_config.h"
 #include "formats/keras_weights.h"
-#include "nn/config.h"
 
 /* ---- reading helpers ---- */
 
@@ -573,7 +572,7 @@ static sp_status write_h5(const sp_model *model, const char *path, const sp_save
   if (full_model) {
     if (status == SP_OK) status = write_str_attribute(file, "", "keras_version", SP_KERAS2_VERSION);
     if (status == SP_OK) status = write_str_attribute(file, "", "backend", "tensorflow");
-    if (status == SP_OK) status = write_json_attribute(file, "model_config", sp_model_config_json(model, 2));
+    if (status == SP_OK) status = write_json_attribute(file, "model_config", sp_keras2_model_config(model));
     if (status == SP_OK && training) {
       status = write_json_attribute(file, "training_config", training);
       training = NULL;

@@ -29,7 +29,6 @@
 #include "formats/codec.h"
 #include "formats/keras_config.h"
 #include "formats/keras_weights.h"
-#include "nn/config.h"
 #include "savepoint/version.h"
 
 enum { SP_TFJS_MAX_WEIGHTS = 1 << 20 };
@@ -557,7 +556,7 @@ static json_object *model_json(const sp_model *model, sp_variable **variables, i
   json_object *topology = json_object_new_object();
   json_object_object_add(topology, "keras_version", json_object_new_string(SP_KERAS2_VERSION));
   json_object_object_add(topology, "backend", json_object_new_string("tensorflow"));
-  json_object_object_add(topology, "model_config", sp_model_config_json(model, 2));
+  json_object_object_add(topology, "model_config", sp_keras2_model_config(model));
   json_object_object_add(root, "modelTopology", topology);
   json_object *group = json_object_new_object(), *paths = json_object_new_array(), *weights = json_object_new_array();
   for (int i = 1; i <= shard_count; i++) {
@@ -581,6 +580,26 @@ static json_object *model_json(const sp_model *model, sp_variable **variables, i
   json_object_array_add(manifest, group);
   json_object_object_add(root, "weightsManifest", manifest);
   return root;
+}
+
+/* Layers TF.js cannot run, refused before anything is written (tfjs-layers 4.x has no GRU with
+ * reset_after=True, Keras 3's and tf.keras 2's default). */
+static sp_status check_exportable(const sp_model *model) {
+  for (int i = 0; i < model->layer_count; i++) {
+    const sp_layer *layer = model->layers[i];
+    if (layer->inner_model) {
+      SP_TRY(check_exportable(layer->inner_model));
+      continue;
+    }
+    if (strcmp(layer->class->class_name, "GRU") != 0) continue;
+    int reset_after = 0;
+    SP_TRY(sp_json_get_bool(layer->config, "reset_after", layer->keras_major >= 3, sp_layer_describe(layer),
+                            &reset_after));
+    if (reset_after)
+      return sp_fail(SP_ERROR_UNSUPPORTED, "%s has reset_after=True, which TensorFlow.js does not implement; a model "
+                     "using it cannot be exported to TF.js (build the GRU with reset_after=False)", sp_layer_describe(layer));
+  }
+  return SP_OK;
 }
 
 /* Where the model goes: DIR/NAME.json for a .json path, else DIR/model.json. */
@@ -626,7 +645,8 @@ static sp_status save_to(const sp_model *model, const char *path, const sp_save_
   char *directory = NULL, *json_name = NULL, *temp = NULL;
   sp_variable **variables = NULL;
   int count = 0;
-  sp_status status = split_target(path, &directory, &json_name);
+  sp_status status = check_exportable(model);
+  if (status == SP_OK) status = split_target(path, &directory, &json_name);
   if (status == SP_OK) status = check_replaceable(directory, json_name);
   if (status == SP_OK) status = ordered_variables(model, &variables, &count);
   uint64_t total = 0;

@@ -59,7 +59,9 @@ static sp_status build_sequential(const char *kind, sp_model **result) {
     if (status == SP_OK) status = sp_model_add(model, sp_dense(2, "sigmoid"));
   } else if (strcmp(kind, "recurrent") == 0) {
     status = sp_model_add(model, sp_input(2, (int64_t[]){5, 4}));
-    if (status == SP_OK) status = sp_model_add(model, sp_gru(6, 1));
+    /* TF.js has no GRU with reset_after=True: use Keras's other GRU so every peer can run it. */
+    if (status == SP_OK)
+      status = sp_model_add(model, sp_layer_new("GRU", "{\"units\": 6, \"return_sequences\": true, \"reset_after\": false}"));
     if (status == SP_OK) status = sp_model_add(model, sp_lstm(3, 1));
     if (status == SP_OK) status = sp_model_add(model, sp_simple_rnn(4, "tanh", 0));
     if (status == SP_OK) status = sp_model_add(model, sp_dense(2, NULL));
