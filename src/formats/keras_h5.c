@@ -28,8 +28,10 @@
 #include "core/memory.h"
 #include "formats/codec.h"
 #include "formats/h5io.h"
+#include "formats/keras_h5.h"
 #include "formats/keras_config.h"
 #include "formats/keras_weights.h"
+#include "formats/weights_h5.h"
 
 /* ---- reading helpers ---- */
 
@@ -182,7 +184,8 @@ static void shape_difference(sp_h5_file *file, const saved_weights *saved, const
 
 /* Loads one saved layer's datasets into a model layer; all or nothing for its shapes. */
 static sp_status assign_layer(sp_h5_file *file, const saved_weights *saved, const saved_layer *file_layer,
-                              const model_layer *layer, const sp_load_options *options, const char *source) {
+                              const model_layer *layer, const sp_load_options *options, const char *source,
+                              uint64_t *total) {
   if (weight_count(file_layer) != layer->count)
     return sp_fail(SP_ERROR_MISMATCH, "%s: %s has %d weights but the file's layer '%s' has %lld", source,
                    sp_layer_describe(layer->layer), layer->count, file_layer->name, (long long)weight_count(file_layer));
@@ -193,7 +196,7 @@ static sp_status assign_layer(sp_h5_file *file, const saved_weights *saved, cons
   for (int i = 0; i < layer->count && status == SP_OK; i++) {
     char *path = weight_path(saved, file_layer, i);
     sp_tensor *value = NULL;
-    status = path ? sp_h5_read_tensor(file, path, options->max_tensor_bytes, &value) : SP_ERROR_NO_MEMORY;
+    status = path ? sp_keras_read_weight(file, path, options, total, source, &value) : SP_ERROR_NO_MEMORY;
     char where[1024];
     snprintf(where, sizeof where, "%s: %s", source, path ? path : "?");
     if (status == SP_OK) status = sp_variable_assign(layer->variables[i], value, where);
@@ -224,6 +227,7 @@ static sp_status load_by_position(sp_h5_file *file, const saved_weights *saved, 
   for (int i = 0; i < saved->count; i++)
     if (weight_count(&saved->layers[i]) > 0) with_weights[saved_count++] = &saved->layers[i];
   sp_status status = SP_OK;
+  uint64_t total = 0;
   if (saved_count != count) {
     char model_names[2048], file_names[2048], difference[1024] = "";
     names_of_model(layers, count, model_names, sizeof model_names);
@@ -236,7 +240,7 @@ static sp_status load_by_position(sp_h5_file *file, const saved_weights *saved, 
                      difference);
   }
   for (int i = 0; i < count && status == SP_OK; i++) {
-    status = assign_layer(file, saved, with_weights[i], &layers[i], options, source);
+    status = assign_layer(file, saved, with_weights[i], &layers[i], options, source, &total);
     if (status != SP_OK && strcmp(with_weights[i]->name, layers[i].layer->name) != 0)
       status = sp_error_context(status, "(layer %d of the model, '%s', was given the file's layer '%s': was a layer "
                                 "added, removed or renamed?)", i, layers[i].layer->name, with_weights[i]->name);
@@ -250,11 +254,12 @@ static sp_status load_by_name(sp_h5_file *file, const saved_weights *saved, mode
   int *loaded = sp_alloc_zeroed((size_t)count + 1, sizeof *loaded);
   if (!loaded) return SP_ERROR_NO_MEMORY;
   sp_status status = SP_OK;
+  uint64_t total = 0;
   for (int s = 0; s < saved->count && status == SP_OK; s++) {
     const saved_layer *file_layer = &saved->layers[s];
     for (int m = 0; m < count && status == SP_OK; m++) {
       if (strcmp(layers[m].layer->name, file_layer->name) != 0) continue;
-      status = assign_layer(file, saved, file_layer, &layers[m], options, source);
+      status = assign_layer(file, saved, file_layer, &layers[m], options, source, &total);
       if (status == SP_ERROR_MISMATCH && options->skip_mismatch) {
         sp_load_warn(options, "skipping %s: %s", sp_layer_describe(layers[m].layer), sp_last_error());
         sp_clear_error();
@@ -404,12 +409,8 @@ static sp_status read_json_attribute(sp_h5_file *file, const char *name, const c
   return status;
 }
 
-static sp_status load(const char *path, const sp_load_options *options, sp_model **model) {
-  sp_h5_file *file;
+sp_status sp_keras_h5_load_model(sp_h5_file *file, const sp_load_options *options, const char *source, sp_model **model) {
   *model = NULL;
-  SP_TRY(sp_h5_open(path, &file));
-  char source[4200];
-  snprintf(source, sizeof source, "'%s'", path);
   json_object *config = NULL, *training = NULL;
   char *version = keras_version_of(file);
   sp_status status = sp_h5_has_attribute(file, "", "model_config")
@@ -438,11 +439,26 @@ static sp_status load(const char *path, const sp_load_options *options, sp_model
   json_object_put(config);
   json_object_put(training);
   free(version);
-  sp_h5_close(file);
   if (status != SP_OK) {
     sp_model_free(*model);
     *model = NULL;
   }
+  return status;
+}
+
+sp_status sp_keras_h5_load_weights(sp_model *model, sp_h5_file *file, const sp_load_options *options,
+                                   const char *source) {
+  return load_layer_weights(model, file, options, source);
+}
+
+static sp_status load(const char *path, const sp_load_options *options, sp_model **model) {
+  sp_h5_file *file;
+  *model = NULL;
+  SP_TRY(sp_h5_open(path, &file));
+  char source[4200];
+  snprintf(source, sizeof source, "'%s'", path);
+  sp_status status = sp_keras_h5_load_model(file, options, source, model);
+  sp_h5_close(file);
   return status;
 }
 
@@ -451,7 +467,7 @@ static sp_status load_weights(sp_model *model, const char *path, const sp_load_o
   SP_TRY(sp_h5_open(path, &file));
   char source[4200];
   snprintf(source, sizeof source, "'%s'", path);
-  sp_status status = load_layer_weights(model, file, options, source);
+  sp_status status = sp_keras_h5_load_weights(model, file, options, source);
   sp_h5_close(file);
   return status;
 }

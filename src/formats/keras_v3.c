@@ -23,6 +23,7 @@
 #include "formats/codec.h"
 #include "formats/h5io.h"
 #include "formats/keras_config.h"
+#include "formats/keras_v3.h"
 #include "formats/weights_h5.h"
 #include "formats/zipio.h"
 #include "savepoint/version.h"
@@ -42,6 +43,11 @@ static sp_status archive_open(const char *path, archive *source) {
   *source = (archive){.path = path};
   if (sp_is_directory(path)) return SP_OK;
   return sp_zip_open(path, &source->zip);
+}
+
+static sp_status archive_open_memory(const void *data, size_t size, const char *name, archive *source) {
+  *source = (archive){.path = name};
+  return sp_zip_open_memory(data, size, name, &source->zip);
 }
 
 static void archive_close(archive *source) { sp_zip_close(source->zip); }
@@ -81,8 +87,13 @@ static int probe(const sp_probe_input *input, sp_probe_info *info) {
   if (!input->is_directory && !sp_probe_is_zip(input)) return 0;
   archive source;
   if (archive_open(input->path, &source) != SP_OK) {
+    /* A zip zipio refuses (an escaping member name, a bomb, damage): claim it, so that loading
+     * it reports that reason rather than "not a Keras archive". */
+    info->format = SP_FORMAT_KERAS;
+    sp_probe_set(info->description, sizeof info->description, "a zip archive savepoint refuses to read (%s)",
+                 sp_last_error());
     sp_clear_error();
-    return 0;
+    return 1;
   }
   int claimed = archive_has(&source, CONFIG_MEMBER);
   if (claimed) {
@@ -155,35 +166,52 @@ static sp_status restore_training(sp_model *model, const sp_load_options *option
   return status;
 }
 
-static sp_status load(const char *path, const sp_load_options *options, sp_model **model) {
-  archive source;
-  *model = NULL;
-  SP_TRY(archive_open(path, &source));
+/* config.json → model (compiled when asked), then model.weights.h5 into it. */
+static sp_status load_archive(archive *source, const sp_load_options *options, sp_model **model) {
   json_object *config = NULL;
   uint8_t *image = NULL;
   sp_h5_file *weights = NULL;
   char context[4200];
-  snprintf(context, sizeof context, "'%s' %s", path, CONFIG_MEMBER);
-  sp_status status = archive_has(&source, CONFIG_MEMBER)
-                         ? archive_read_json(&source, CONFIG_MEMBER, options->max_config_bytes, &config)
-                         : sp_fail(SP_ERROR_FORMAT, "'%s' has no config.json: it is not a Keras archive", path);
+  snprintf(context, sizeof context, "'%s' %s", source->path, CONFIG_MEMBER);
+  sp_status status = archive_has(source, CONFIG_MEMBER)
+                         ? archive_read_json(source, CONFIG_MEMBER, options->max_config_bytes, &config)
+                         : sp_fail(SP_ERROR_FORMAT, "'%s' has no config.json: it is not a Keras archive", source->path);
   if (status == SP_OK) status = sp_keras_model_from_object(config, 0, context, model);
   int compiled = 0;
   if (status == SP_OK) status = restore_training(*model, options, context, &compiled);
-  if (status == SP_OK) status = open_weights(&source, options, &image, &weights);
+  if (status == SP_OK) status = open_weights(source, options, &image, &weights);
   if (status == SP_OK) {
     char where[4200];
-    snprintf(where, sizeof where, "'%s' %s", path, WEIGHTS_MEMBER);
+    snprintf(where, sizeof where, "'%s' %s", source->path, WEIGHTS_MEMBER);
     status = sp_keras3_weights_read(*model, weights, options, compiled, where);
   }
   sp_h5_close(weights);
   free(image);
   json_object_put(config);
-  archive_close(&source);
   if (status != SP_OK) {
     sp_model_free(*model);
     *model = NULL;
   }
+  return status;
+}
+
+static sp_status load(const char *path, const sp_load_options *options, sp_model **model) {
+  archive source;
+  *model = NULL;
+  SP_TRY(archive_open(path, &source));
+  sp_status status = load_archive(&source, options, model);
+  archive_close(&source);
+  return status;
+}
+
+sp_status sp_keras_archive_load_memory(const void *data, size_t size, const char *name, const sp_load_options *options,
+                                       sp_model **model) {
+  archive source;
+  *model = NULL;
+  sp_load_options resolved = sp_load_options_resolved(options);
+  SP_TRY(archive_open_memory(data, size, name, &source));
+  sp_status status = load_archive(&source, &resolved, model);
+  archive_close(&source);
   return status;
 }
 

@@ -236,16 +236,8 @@ static sp_status read_object(sp_h5_file *file, const sp_keras3_object *object, c
   sp_status status = SP_OK;
   for (int v = 0; v < object->variable_count && status == SP_OK; v++) {
     char *dataset = sp_strdupf("%s/%d", group, v);
-    sp_h5_dataset_info info;
     sp_tensor *value = NULL;
-    status = dataset ? sp_h5_describe_dataset(file, dataset, &info) : SP_ERROR_NO_MEMORY;
-    if (status == SP_OK && info.declared_bytes > options->max_total_bytes - *total)
-      status = sp_fail(SP_ERROR_UNSAFE, "%s: the weights add up to more than the limit of %llu bytes at %s", source,
-                       (unsigned long long)options->max_total_bytes, dataset);
-    if (status == SP_OK) {
-      *total += info.declared_bytes;
-      status = sp_h5_read_tensor(file, dataset, options->max_tensor_bytes, &value);
-    }
+    status = dataset ? sp_keras_read_weight(file, dataset, options, total, source, &value) : SP_ERROR_NO_MEMORY;
     char where[1024];
     snprintf(where, sizeof where, "%s: %s", source, dataset ? dataset : "?");
     if (status == SP_OK) status = sp_variable_assign(object->variables[v], value, where);
@@ -305,6 +297,25 @@ sp_status sp_keras3_weights_read(sp_model *model, sp_h5_file *file, const sp_loa
   file_groups_free(&groups);
   sp_keras3_layout_free(&layout);
   return status;
+}
+
+sp_status sp_keras_read_weight(sp_h5_file *file, const char *path, const sp_load_options *options, uint64_t *total,
+                               const char *source, sp_tensor **value) {
+  sp_h5_dataset_info info;
+  *value = NULL;
+  SP_TRY(sp_h5_describe_dataset(file, path, &info));
+  if (info.declared_bytes > options->max_tensor_bytes)
+    return sp_fail(SP_ERROR_UNSAFE, "%s: %s declares %llu bytes, over the limit of %llu for one weight", source, path,
+                   (unsigned long long)info.declared_bytes, (unsigned long long)options->max_tensor_bytes);
+  if (info.declared_bytes > options->max_total_bytes - *total)
+    return sp_fail(SP_ERROR_UNSAFE, "%s: the weights add up to more than the limit of %llu bytes at %s", source,
+                   (unsigned long long)options->max_total_bytes, path);
+  if (info.declared_bytes > (UINT64_C(1) << 20) && info.stored_bytes < info.declared_bytes / 1000)
+    return sp_fail(SP_ERROR_UNSAFE, "%s: %s declares %llu bytes but the file stores only %llu for it; refusing to "
+                   "allocate it", source, path, (unsigned long long)info.declared_bytes,
+                   (unsigned long long)info.stored_bytes);
+  *total += info.declared_bytes;
+  return sp_h5_read_tensor(file, path, options->max_tensor_bytes, value);
 }
 
 int sp_keras3_weights_recognise(sp_h5_file *file) {

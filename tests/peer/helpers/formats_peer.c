@@ -79,7 +79,7 @@ static sp_status build_sequential(const char *kind, sp_model **result) {
 /* Two branches of one input, added, then a head: shared structure TF.js and Keras both read. */
 static sp_status build_functional(sp_model **result) {
   sp_model *model = sp_functional("functional");
-  sp_symbol input, a, b, sum, out;
+  sp_symbol input = {0}, a = {0}, b = {0}, sum = {0}, out = {0};
   int count;
   sp_status status = sp_model_input(model, sp_input(1, (int64_t[]){4}), &input);
   if (status == SP_OK) status = sp_model_call(model, sp_dense(5, "tanh"), 1, &input, 1, &a, &count);
