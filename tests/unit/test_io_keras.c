@@ -175,3 +175,112 @@ Test(keras_v3, a_legacy_h5_named_keras_says_what_it_is) {
   free(directory);
   free(source);
 }
+
+/* ---- round trips of every layer family through every format ---- */
+
+static void fill(sp_model *model) {
+  sp_variable **variables;
+  int count = sp_model_collect_variables(model, &variables, 0);
+  uint64_t state = 12345;
+  for (int v = 0; v < count; v++) {
+    float *values = sp_tensor_floats(variables[v]->value);
+    for (int64_t i = 0; i < sp_tensor_count(variables[v]->value); i++) {
+      state = state * 6364136223846793005u + 1442695040888963407u;
+      values[i] = (float)((state >> 40) / (double)(1 << 24)) - 0.5f + (strstr(variables[v]->name, "variance") ? 1.0f : 0);
+    }
+    variables[v]->initialized = 1;
+  }
+  free(variables);
+}
+
+static sp_model *family_model(const char *family, int rank, const int64_t *shape) {
+  sp_model *model = sp_sequential(family);
+  SP_ASSERT_OK(sp_model_add(model, sp_input(rank, shape)));
+  if (strcmp(family, "conv") == 0) {
+    SP_ASSERT_OK(sp_model_add(model, sp_conv2d(3, 3, 3, "relu")));
+    SP_ASSERT_OK(sp_model_add(model, sp_max_pooling2d(2, 2)));
+    SP_ASSERT_OK(sp_model_add(model, sp_batch_normalization()));
+    SP_ASSERT_OK(sp_model_add(model, sp_flatten()));
+  } else {
+    SP_ASSERT_OK(sp_model_add(model, sp_layer_new("GRU", "{\"units\": 5, \"return_sequences\": true, \"reset_after\": false}")));
+    SP_ASSERT_OK(sp_model_add(model, sp_lstm(4, 1)));
+    SP_ASSERT_OK(sp_model_add(model, sp_layer_normalization()));
+    SP_ASSERT_OK(sp_model_add(model, sp_simple_rnn(3, "tanh", 0)));
+  }
+  SP_ASSERT_OK(sp_model_add(model, sp_dense(2, "softmax")));
+  SP_ASSERT_OK(sp_model_build(model));
+  fill(model);
+  return model;
+}
+
+static void round_trip_family(const char *family, int rank, const int64_t *shape) {
+  const char *names[] = {"m.keras", "m.h5", "m.weights.h5", "legacy_weights.h5", "web", "arch.json"};
+  sp_format formats[] = {SP_FORMAT_AUTO, SP_FORMAT_AUTO, SP_FORMAT_AUTO, SP_FORMAT_LEGACY_WEIGHTS_H5, SP_FORMAT_TFJS,
+                         SP_FORMAT_AUTO};
+  char *directory = sp_test_temp_dir(family);
+  sp_model *model = family_model(family, rank, shape);
+  int64_t batch_shape[SP_MAX_RANK] = {2};
+  memcpy(batch_shape + 1, shape, (size_t)rank * sizeof *shape);
+  int64_t count = 2;
+  for (int i = 0; i < rank; i++) count *= shape[i];
+  float *input = calloc((size_t)count, sizeof *input);
+  for (int64_t i = 0; i < count; i++) input[i] = (float)((i * 7) % 11) / 11.0f - 0.4f;
+  sp_tensor *tensor = sp_tensor_wrap(SP_FLOAT32, rank + 1, batch_shape, input);
+  int outputs;
+  sp_tensor **expected;
+  SP_ASSERT_OK(sp_model_predict(model, 1, (const sp_tensor *const *)&tensor, &outputs, &expected));
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    char *path = sp_path_join(directory, names[i]);
+    sp_save_options options = sp_save_defaults();
+    options.format = formats[i];
+    int weights_only = i == 2 || i == 3, architecture = i == 5;
+    SP_ASSERT_OK(weights_only ? sp_save_weights(model, path, &options) : sp_save(model, path, &options));
+    sp_model *copy = NULL;
+    if (weights_only) {
+      copy = family_model(family, rank, shape);
+      sp_variable **variables;
+      int n = sp_model_collect_variables(copy, &variables, 0);
+      for (int v = 0; v < n; v++) memset(variables[v]->value->data, 0, variables[v]->value->size);
+      free(variables);
+      SP_ASSERT_OK(sp_load_weights(copy, path, NULL));
+    } else {
+      SP_ASSERT_OK(sp_load(path, NULL, &copy));
+    }
+    if (!architecture) {
+      cr_assert(sp_test_same_weights(model, copy), "%s %s did not round-trip", family, names[i]);
+      sp_test_predict_close(copy, input, rank + 1, batch_shape, sp_tensor_floats(expected[0]),
+                            (size_t)sp_tensor_count(expected[0]), names[i]);
+    } else {
+      cr_assert_eq(sp_model_parameter_count(copy, 0), sp_model_parameter_count(model, 0));
+    }
+    sp_model_free(copy);
+    free(path);
+  }
+  sp_tensor_free(expected[0]);
+  free(expected);
+  sp_tensor_free(tensor);
+  free(input);
+  sp_model_free(model);
+  free(directory);
+}
+
+Test(keras_v3, conv_pooling_and_batch_norm_round_trip_in_every_format) {
+  round_trip_family("conv", 3, (int64_t[]){8, 8, 2});
+}
+
+Test(keras_v3, recurrent_and_layer_norm_round_trip_in_every_format) {
+  round_trip_family("recurrent", 2, (int64_t[]){5, 4});
+}
+
+Test(keras_v3, hls4ml_conv2d_json_plus_weights_equals_its_keras_2_3_1_twin) {
+  char *json = sp_test_fixture("hls4ml-example-models-keras2.0-json-weights/keras/KERAS_conv2d_model.json");
+  char *weights = sp_test_fixture("hls4ml-example-models-keras2.0-json-weights/keras/KERAS_conv2d_model_weights.h5");
+  sp_model *model = NULL, *twin = load_fixture("hls4ml-example-models-keras2.3.1-h5/keras/keras_conv2d_model.h5");
+  SP_ASSERT_OK(sp_load(json, NULL, &model));
+  SP_ASSERT_OK(sp_load_weights(model, weights, NULL));
+  cr_assert(sp_test_same_weights(model, twin), "PROVENANCE: the 2.0 weights and the 2.3.1 model are bit-identical");
+  sp_model_free(model);
+  sp_model_free(twin);
+  free(json);
+  free(weights);
+}
