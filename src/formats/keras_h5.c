@@ -195,12 +195,7 @@ static sp_status assign_layer(sp_h5_file *file, const saved_weights *saved, cons
   sp_status status = SP_OK;
   for (int i = 0; i < layer->count && status == SP_OK; i++) {
     char *path = weight_path(saved, file_layer, i);
-    sp_tensor *value = NULL;
-    status = path ? sp_keras_read_weight(file, path, options, total, source, &value) : SP_ERROR_NO_MEMORY;
-    char where[1024];
-    snprintf(where, sizeof where, "%s: %s", source, path ? path : "?");
-    if (status == SP_OK) status = sp_variable_assign(layer->variables[i], value, where);
-    sp_tensor_free(value);
+    status = path ? sp_keras_read_weight(file, path, options, total, source, layer->variables[i]) : SP_ERROR_NO_MEMORY;
     free(path);
   }
   return status;

@@ -234,13 +234,12 @@ static sp_status read_group(const char *directory, const json_object *paths, uin
   if (status == SP_OK && !buffer) status = SP_ERROR_NO_MEMORY;
   uint64_t offset = 0;
   for (size_t i = 0; i < count && status == SP_OK; i++) {
-    uint8_t *bytes;
-    size_t size;
-    status = sp_read_file(files[i], (size_t)(expected - offset), &bytes, &size);
-    if (status != SP_OK) break;
-    memcpy(buffer + offset, bytes, size);
+    uint64_t size = 0;
+    status = sp_file_size(files[i], &size);
+    if (status == SP_OK && size > expected - offset)
+      status = sp_fail(SP_ERROR_IO, "%s: the shard files changed while they were read", where);
+    if (status == SP_OK) status = sp_read_file_into(files[i], buffer + offset, (size_t)size);
     offset += size;
-    free(bytes);
   }
   if (status == SP_OK && offset != expected)
     status = sp_fail(SP_ERROR_IO, "%s: the shard files changed while they were read", where);
@@ -337,7 +336,16 @@ static sp_status assign_weights(sp_model *model, const manifest_weight *weights,
       status = sp_fail(SP_ERROR_FORMAT, "%s: two weights give a value to '%s'", where, target->name);
       break;
     }
-    sp_tensor *value = decode(weight, group_data[group_of[i]] + weight->offset);
+    const uint8_t *bytes = group_data[group_of[i]] + weight->offset;
+    sp_tensor *destination = target->variable->value;
+    target->assigned = 1;
+    if (!weight->quantized && weight->dtype == destination->dtype && weight->rank == destination->rank &&
+        memcmp(weight->shape, destination->shape, (size_t)weight->rank * sizeof *weight->shape) == 0) {
+      memcpy(destination->data, bytes, destination->size); /* little-endian float32, as stored */
+      target->variable->initialized = 1;
+      continue;
+    }
+    sp_tensor *value = decode(weight, bytes);
     if (!value) {
       status = SP_ERROR_NO_MEMORY;
       break;
@@ -346,7 +354,6 @@ static sp_status assign_weights(sp_model *model, const manifest_weight *weights,
     snprintf(source, sizeof source, "%s weight '%s'", where, weight->name);
     status = sp_variable_assign(target->variable, value, source);
     sp_tensor_free(value);
-    target->assigned = 1;
   }
   for (int i = 0; i < named_count && status == SP_OK; i++)
     if (!named[i].assigned)

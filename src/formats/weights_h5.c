@@ -236,12 +236,8 @@ static sp_status read_object(sp_h5_file *file, const sp_keras3_object *object, c
   sp_status status = SP_OK;
   for (int v = 0; v < object->variable_count && status == SP_OK; v++) {
     char *dataset = sp_strdupf("%s/%d", group, v);
-    sp_tensor *value = NULL;
-    status = dataset ? sp_keras_read_weight(file, dataset, options, total, source, &value) : SP_ERROR_NO_MEMORY;
-    char where[1024];
-    snprintf(where, sizeof where, "%s: %s", source, dataset ? dataset : "?");
-    if (status == SP_OK) status = sp_variable_assign(object->variables[v], value, where);
-    sp_tensor_free(value);
+    status = dataset ? sp_keras_read_weight(file, dataset, options, total, source, object->variables[v])
+                     : SP_ERROR_NO_MEMORY;
     free(dataset);
   }
   return status;
@@ -300,9 +296,8 @@ sp_status sp_keras3_weights_read(sp_model *model, sp_h5_file *file, const sp_loa
 }
 
 sp_status sp_keras_read_weight(sp_h5_file *file, const char *path, const sp_load_options *options, uint64_t *total,
-                               const char *source, sp_tensor **value) {
+                               const char *source, sp_variable *variable) {
   sp_h5_dataset_info info;
-  *value = NULL;
   SP_TRY(sp_h5_describe_dataset(file, path, &info));
   if (info.declared_bytes > options->max_tensor_bytes)
     return sp_fail(SP_ERROR_UNSAFE, "%s: %s declares %llu bytes, over the limit of %llu for one weight", source, path,
@@ -315,7 +310,21 @@ sp_status sp_keras_read_weight(sp_h5_file *file, const char *path, const sp_load
                    "allocate it", source, path, (unsigned long long)info.declared_bytes,
                    (unsigned long long)info.stored_bytes);
   *total += info.declared_bytes;
-  return sp_h5_read_tensor(file, path, options->max_tensor_bytes, value);
+  const sp_tensor *target = variable->value;
+  char where[1024];
+  snprintf(where, sizeof where, "%s: %s", source, path);
+  if (info.dtype == target->dtype && info.rank == target->rank &&
+      memcmp(info.shape, target->shape, (size_t)info.rank * sizeof *info.shape) == 0) {
+    /* The common case reads straight into the variable: no second copy of a large weight. */
+    SP_TRY(sp_error_context(sp_h5_read_tensor_into(file, path, variable->value), "%s", source));
+    variable->initialized = 1;
+    return SP_OK;
+  }
+  sp_tensor *value = NULL;
+  sp_status status = sp_h5_read_tensor(file, path, options->max_tensor_bytes, &value);
+  if (status == SP_OK) status = sp_variable_assign(variable, value, where);
+  sp_tensor_free(value);
+  return status;
 }
 
 int sp_keras3_weights_recognise(sp_h5_file *file) {

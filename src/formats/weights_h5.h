@@ -24,12 +24,13 @@ sp_status sp_keras3_weights_write(const sp_model *model, sp_h5_file *file, int i
  * optimizer is built and the file has them. source names the file in messages. */
 sp_status sp_keras3_weights_read(sp_model *model, sp_h5_file *file, const sp_load_options *options,
                                  int with_optimizer, const char *source) SP_MUST_CHECK;
-/* Reads one weight dataset under the load's limits, checked before anything is allocated: its
- * size against max_tensor_bytes and against what remains of max_total_bytes (*total counts
- * what was read so far), and a dataset of over 1 MiB must store at least 1/1000 of what it
- * declares (HDF5 can declare a huge dataset it never stored; Keras always stores its weights). */
+/* Reads one weight dataset into a model variable under the load's limits, checked before anything
+ * is allocated: its size against max_tensor_bytes and against what remains of max_total_bytes
+ * (*total counts what was read so far), and a dataset of over 1 MiB must store at least 1/1000
+ * of what it declares (HDF5 can declare a huge dataset it never stored; Keras stores its
+ * weights). A float32 dataset of the variable's shape is read in place; others are converted. */
 sp_status sp_keras_read_weight(sp_h5_file *file, const char *path, const sp_load_options *options, uint64_t *total,
-                               const char *source, sp_tensor **value) SP_MUST_CHECK;
+                               const char *source, sp_variable *variable) SP_MUST_CHECK;
 
 /* 1 when an open HDF5 file has the Keras 3 layout (a root `vars` group or `layers` group). */
 int sp_keras3_weights_recognise(sp_h5_file *file);
