@@ -45,33 +45,38 @@ json_object *sp_keras_compile_config(const sp_model *model) {
   return copy_of(sp_json_member(model->object_extra, "compile_config"));
 }
 
-/* A config that leaves a key to its default means Keras 3's default; where a Keras 2-layout reader
- * defaults otherwise (standalone Keras 2.0-2.2 and tfjs-layers: recurrent_activation hard_sigmoid),
- * write Keras 3's value out. */
-static void make_keras_defaults_explicit(json_object *value, int depth) {
-  if (depth > SP_JSON_MAX_DEPTH) return;
+static void visit_layers(json_object *value, void (*visit)(const char *class_name, json_object *config), int depth) {
+  if (depth > SP_JSON_MAX_DEPTH) return; /* parsed JSON is never deeper; built JSON is ours */
   if (json_object_is_type(value, json_type_array)) {
     for (size_t i = 0; i < json_object_array_length(value); i++)
-      make_keras_defaults_explicit(json_object_array_get_idx(value, i), depth + 1);
+      visit_layers(json_object_array_get_idx(value, i), visit, depth + 1);
     return;
   }
   if (!json_object_is_type(value, json_type_object)) return;
-  const char *class_name = NULL;
-  if (sp_json_get_string(value, "class_name", NULL, "", &class_name) != SP_OK) class_name = NULL;
-  sp_clear_error();
-  json_object *config = sp_json_member(value, "config");
-  if (class_name && (strcmp(class_name, "GRU") == 0 || strcmp(class_name, "LSTM") == 0) &&
-      json_object_is_type(config, json_type_object) && !sp_json_member(config, "recurrent_activation"))
-    json_object_object_add(config, "recurrent_activation", json_object_new_string("sigmoid"));
+  json_object *class_name = sp_json_member(value, "class_name"), *config = sp_json_member(value, "config");
+  if (class_name && json_object_is_type(class_name, json_type_string) && json_object_is_type(config, json_type_object))
+    visit(json_object_get_string(class_name), config);
   json_object_object_foreach(value, key, child) {
     (void)key;
-    if (child) make_keras_defaults_explicit(child, depth + 1);
+    if (child) visit_layers(child, visit, depth + 1);
   }
+}
+
+void sp_keras_config_visit_layers(json_object *value, void (*visit)(const char *class_name, json_object *config)) {
+  visit_layers(value, visit, 0);
+}
+
+/* A config that leaves a key to its default means Keras 3's default; where a Keras 2-layout reader
+ * defaults otherwise (standalone Keras 2.0-2.2 and tfjs-layers: recurrent_activation hard_sigmoid),
+ * write Keras 3's value out. */
+static void write_keras3_defaults(const char *class_name, json_object *config) {
+  if ((strcmp(class_name, "GRU") == 0 || strcmp(class_name, "LSTM") == 0) && !sp_json_member(config, "recurrent_activation"))
+    json_object_object_add(config, "recurrent_activation", json_object_new_string("sigmoid"));
 }
 
 json_object *sp_keras2_model_config(const sp_model *model) {
   json_object *config = sp_model_config_json(model, 2);
-  if (config) make_keras_defaults_explicit(config, 0);
+  if (config) sp_keras_config_visit_layers(config, write_keras3_defaults);
   return config;
 }
 

@@ -27,6 +27,10 @@ sp_status sp_keras_model_from_object(const json_object *object, int keras_major,
  * config, keras_version, backend). Caller owns the result; NULL on failure (error set). */
 json_object *sp_keras_model_object(const sp_model *model, int keras_major);
 
+/* Calls visit for every {class_name, config} object inside value (layers, nested models, cells),
+ * depth first, with a bounded depth; visit may add keys to config. */
+void sp_keras_config_visit_layers(json_object *value, void (*visit)(const char *class_name, json_object *config));
+
 /* {class_name, config} in the Keras 2 layout (.h5 model_config, TF.js modelTopology), with the
  * defaults that Keras 2-layout readers interpret differently written out. Caller owns it. */
 json_object *sp_keras2_model_config(const sp_model *model);

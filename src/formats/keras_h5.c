@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/file.h"
 #include "core/json.h"
@@ -446,35 +445,42 @@ sp_status sp_keras_h5_load_weights(sp_model *model, sp_h5_file *file, const sp_l
   return load_layer_weights(model, file, options, source);
 }
 
+typedef struct h5_job {
+  const sp_model *model;
+  sp_model *target;
+  sp_model **loaded;
+  const sp_save_options *save;
+  const sp_load_options *load;
+  int full_model;
+} h5_job;
+
+static sp_status read_model(sp_h5_file *file, const char *source, void *context) {
+  h5_job *job = context;
+  return sp_keras_h5_load_model(file, job->load, source, job->loaded);
+}
+
+static sp_status read_weights(sp_h5_file *file, const char *source, void *context) {
+  h5_job *job = context;
+  return sp_keras_h5_load_weights(job->target, file, job->load, source);
+}
+
 static sp_status load(const char *path, const sp_load_options *options, sp_model **model) {
-  sp_h5_file *file;
+  h5_job job = {.loaded = model, .load = options};
   *model = NULL;
-  SP_TRY(sp_h5_open(path, &file));
-  char source[4200];
-  snprintf(source, sizeof source, "'%s'", path);
-  sp_status status = sp_keras_h5_load_model(file, options, source, model);
-  sp_h5_close(file);
-  return status;
+  return sp_h5_read_with(path, read_model, &job);
 }
 
 static sp_status load_weights(sp_model *model, const char *path, const sp_load_options *options) {
-  sp_h5_file *file;
-  SP_TRY(sp_h5_open(path, &file));
-  char source[4200];
-  snprintf(source, sizeof source, "'%s'", path);
-  sp_status status = sp_keras_h5_load_weights(model, file, options, source);
-  sp_h5_close(file);
-  return status;
+  h5_job job = {.target = model, .load = options};
+  return sp_h5_read_with(path, read_weights, &job);
 }
 
 /* ---- writing ---- */
 
-static sp_status write_bytes_attribute(sp_h5_file *file, const char *object, const char *name, const char *value) {
-  return sp_h5_write_string_attribute(file, object, name, value, strlen(value), SP_H5_BYTES);
-}
-
-static sp_status write_str_attribute(sp_h5_file *file, const char *object, const char *name, const char *value) {
-  return sp_h5_write_string_attribute(file, object, name, value, strlen(value), SP_H5_STR);
+/* h5py's bytes (ASCII) and str (UTF-8) attribute values: Keras assigns both (formats.md §3.1). */
+static sp_status write_text_attribute(sp_h5_file *file, const char *object, const char *name, const char *value,
+                                      sp_h5_encoding encoding) {
+  return sp_h5_write_string_attribute(file, object, name, value, strlen(value), encoding);
 }
 
 /* weight_names plus one dataset per variable, as save_subset_weights_to_hdf5_group writes them. */
@@ -531,8 +537,8 @@ static sp_status write_model_weights(const sp_model *model, sp_h5_file *file, co
   }
   if (status == SP_OK && root[0]) status = sp_h5_create_group(file, root);
   if (status == SP_OK) status = sp_h5_write_string_list_attribute(file, root, "layer_names", names, (size_t)count, SP_H5_BYTES);
-  if (status == SP_OK) status = write_bytes_attribute(file, root, "backend", "tensorflow");
-  if (status == SP_OK) status = write_bytes_attribute(file, root, "keras_version", SP_KERAS2_VERSION);
+  if (status == SP_OK) status = write_text_attribute(file, root, "backend", "tensorflow", SP_H5_BYTES);
+  if (status == SP_OK) status = write_text_attribute(file, root, "keras_version", SP_KERAS2_VERSION, SP_H5_BYTES);
   if (status == SP_OK) qsort(sorted, (size_t)count, sizeof *sorted, by_name);
   for (int i = 0; i < count && status == SP_OK; i++) status = write_layer(file, root, sorted[i]);
   if (status == SP_OK) {
@@ -568,38 +574,27 @@ static sp_status write_json_attribute(sp_h5_file *file, const char *name, json_o
   char *text = value ? sp_json_dumps(value, 0) : NULL;
   json_object_put(value);
   if (!text) return sp_fail(SP_ERROR_NO_MEMORY, "cannot serialize %s", name);
-  sp_status status = write_bytes_attribute(file, "", name, text);
+  sp_status status = write_text_attribute(file, "", name, text, SP_H5_BYTES);
   free(text);
   return status;
 }
 
-/* Writes through a temporary file published over path (core/file.h). */
+static sp_status write_file(sp_h5_file *file, const void *context) {
+  const h5_job *job = context;
+  const sp_model *model = job->model;
+  if (!job->full_model) return write_model_weights(model, file, "");
+  SP_TRY(write_text_attribute(file, "", "keras_version", SP_KERAS2_VERSION, SP_H5_STR));
+  SP_TRY(write_text_attribute(file, "", "backend", "tensorflow", SP_H5_STR));
+  SP_TRY(write_json_attribute(file, "model_config", sp_keras2_model_config(model)));
+  json_object *training = job->save->include_optimizer ? sp_keras_training_config(model) : NULL;
+  if (training) SP_TRY(write_json_attribute(file, "training_config", training));
+  SP_TRY(write_model_weights(model, file, "model_weights"));
+  return job->save->include_optimizer ? write_optimizer(model, file) : SP_OK;
+}
+
 static sp_status write_h5(const sp_model *model, const char *path, const sp_save_options *options, int full_model) {
-  char *temp = NULL;
-  sp_h5_file *file = NULL;
-  SP_TRY(sp_temp_path_for(path, &temp));
-  sp_status status = sp_h5_create(temp, &file);
-  json_object *training = full_model && options->include_optimizer ? sp_keras_training_config(model) : NULL;
-  if (full_model) {
-    if (status == SP_OK) status = write_str_attribute(file, "", "keras_version", SP_KERAS2_VERSION);
-    if (status == SP_OK) status = write_str_attribute(file, "", "backend", "tensorflow");
-    if (status == SP_OK) status = write_json_attribute(file, "model_config", sp_keras2_model_config(model));
-    if (status == SP_OK && training) {
-      status = write_json_attribute(file, "training_config", training);
-      training = NULL;
-    }
-    if (status == SP_OK) status = write_model_weights(model, file, "model_weights");
-    if (status == SP_OK && options->include_optimizer) status = write_optimizer(model, file);
-  } else if (status == SP_OK) {
-    status = write_model_weights(model, file, "");
-  }
-  json_object_put(training);
-  sp_status closed = sp_h5_close(file);
-  if (status == SP_OK) status = closed;
-  if (status == SP_OK) status = sp_publish_file(temp, path);
-  else unlink(temp);
-  free(temp);
-  return status;
+  h5_job job = {.model = model, .save = options, .full_model = full_model};
+  return sp_h5_write_durably(path, write_file, &job);
 }
 
 static sp_status save_full(const sp_model *model, const char *path, const sp_save_options *options) {

@@ -421,27 +421,11 @@ static sp_status load_weights_from(sp_model *model, const json_object *root, con
 
 /* ---- reading the model ---- */
 
-/* tfjs-layers writes GRU without reset_after and means False (its GRU has no reset_after);
- * the Keras 2 default would be True. Make the tfjs meaning explicit before nn reads it. */
-static void make_tfjs_defaults_explicit(json_object *value, int depth) {
-  if (depth > SP_JSON_MAX_DEPTH) return;
-  if (json_object_is_type(value, json_type_array)) {
-    for (size_t i = 0; i < json_object_array_length(value); i++)
-      make_tfjs_defaults_explicit(json_object_array_get_idx(value, i), depth + 1);
-    return;
-  }
-  if (!json_object_is_type(value, json_type_object)) return;
-  const char *class_name = NULL;
-  if (sp_json_get_string(value, "class_name", NULL, "", &class_name) != SP_OK) class_name = NULL;
-  sp_clear_error();
-  json_object *config = sp_json_member(value, "config");
-  if (class_name && strcmp(class_name, "GRU") == 0 && json_object_is_type(config, json_type_object) &&
-      !sp_json_member(config, "reset_after"))
+/* tfjs-layers writes GRU without reset_after and means False (its GRU has no reset_after); the
+ * Keras 2 default would be True. Make the tfjs meaning explicit before nn reads it. */
+static void write_tfjs_defaults(const char *class_name, json_object *config) {
+  if (strcmp(class_name, "GRU") == 0 && !sp_json_member(config, "reset_after"))
     json_object_object_add(config, "reset_after", json_object_new_boolean(0));
-  json_object_object_foreach(value, key, child) {
-    (void)key;
-    if (child) make_tfjs_defaults_explicit(child, depth + 1);
-  }
 }
 
 static sp_status read_model_json(const char *path, const sp_load_options *options, char **json_path, json_object **root) {
@@ -471,7 +455,7 @@ static sp_status load(const char *path, const sp_load_options *options, sp_model
       status = SP_ERROR_NO_MEMORY;
   }
   if (status == SP_OK) {
-    make_tfjs_defaults_explicit(topology, 0);
+    sp_keras_config_visit_layers(topology, write_tfjs_defaults);
     char context[4200];
     snprintf(context, sizeof context, "'%s' modelTopology", json_path);
     status = sp_keras_model_from_object(topology, 2, context, model);

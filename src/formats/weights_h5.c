@@ -364,31 +364,57 @@ static int probe(const sp_probe_input *input, sp_probe_info *info) {
   return claimed;
 }
 
-static sp_status save_weights(const sp_model *model, const char *path, const sp_save_options *options) {
+sp_status sp_h5_write_durably(const char *path, sp_status (*write)(sp_h5_file *file, const void *context),
+                              const void *context) {
   char *temp = NULL;
   sp_h5_file *file = NULL;
   SP_TRY(sp_temp_path_for(path, &temp));
   sp_status status = sp_h5_create(temp, &file);
-  if (status == SP_OK) status = sp_keras3_weights_write(model, file, options->include_optimizer);
+  if (status == SP_OK) status = write(file, context);
   sp_status closed = sp_h5_close(file);
   if (status == SP_OK) status = closed;
-  if (status == SP_OK) {
-    status = sp_publish_file(temp, path);
-  } else {
-    unlink(temp);
-  }
+  if (status == SP_OK) status = sp_publish_file(temp, path);
+  else unlink(temp);
   free(temp);
   return status;
 }
 
-static sp_status load_weights(sp_model *model, const char *path, const sp_load_options *options) {
+sp_status sp_h5_read_with(const char *path, sp_status (*read)(sp_h5_file *file, const char *source, void *context),
+                          void *context) {
   sp_h5_file *file;
   SP_TRY(sp_h5_open(path, &file));
   char source[4200];
   snprintf(source, sizeof source, "'%s'", path);
-  sp_status status = sp_keras3_weights_read(model, file, options, options->compile, source);
+  sp_status status = read(file, source, context);
   sp_h5_close(file);
   return status;
+}
+
+typedef struct weights_job {
+  const sp_model *model;
+  sp_model *target;
+  const sp_save_options *save;
+  const sp_load_options *load;
+} weights_job;
+
+static sp_status write_weights(sp_h5_file *file, const void *context) {
+  const weights_job *job = context;
+  return sp_keras3_weights_write(job->model, file, job->save->include_optimizer);
+}
+
+static sp_status save_weights(const sp_model *model, const char *path, const sp_save_options *options) {
+  weights_job job = {.model = model, .save = options};
+  return sp_h5_write_durably(path, write_weights, &job);
+}
+
+static sp_status read_weights(sp_h5_file *file, const char *source, void *context) {
+  weights_job *job = context;
+  return sp_keras3_weights_read(job->target, file, job->load, job->load->compile, source);
+}
+
+static sp_status load_weights(sp_model *model, const char *path, const sp_load_options *options) {
+  weights_job job = {.target = model, .load = options};
+  return sp_h5_read_with(path, read_weights, &job);
 }
 
 const sp_codec sp_weights_h5_codec = {

@@ -32,6 +32,14 @@ sp_status sp_keras3_weights_read(sp_model *model, sp_h5_file *file, const sp_loa
 sp_status sp_keras_read_weight(sp_h5_file *file, const char *path, const sp_load_options *options, uint64_t *total,
                                const char *source, sp_variable *variable) SP_MUST_CHECK;
 
+/* Writes an HDF5 file at path through a temporary file beside it, published over path only when
+ * write(file, context) and closing succeed (core/file.h). */
+sp_status sp_h5_write_durably(const char *path, sp_status (*write)(sp_h5_file *file, const void *context),
+                              const void *context) SP_MUST_CHECK;
+/* Opens path read-only, runs read(file, "'path'", context), closes it. */
+sp_status sp_h5_read_with(const char *path, sp_status (*read)(sp_h5_file *file, const char *source, void *context),
+                          void *context) SP_MUST_CHECK;
+
 /* 1 when an open HDF5 file has the Keras 3 layout (a root `vars` group or `layers` group). */
 int sp_keras3_weights_recognise(sp_h5_file *file);
 

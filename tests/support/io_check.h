@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nn/model.h"
+#include "savepoint/io.h"
 #include "test_support.h"
 
 /* Appendix F's gen(n): three rows zeros(n), ones(n), linspace(-1, 1, n) as float32. */
@@ -18,6 +19,13 @@ static inline float *sp_test_gen(int n) {
   }
   return rows;
 }
+
+/* Appendix F: keras2.15-mnist-mlp (.h5, .keras and TF.js alike) on an all-zeros and an all-ones
+ * 28x28 image. */
+static const float sp_test_mnist_expected[20] = {
+    0.105663f,     0.064478f,     0.05333858f,   0.05122029f,  0.1581578f,     0.1650072f,     0.1641564f,
+    0.09853888f,   0.06285681f,   0.07658308f,   2.535037e-07f, 3.608264e-07f, 4.294828e-09f, 0.07744481f,
+    5.767885e-41f, 0.9225546f,    1.017328e-10f, 2.074359e-15f, 4.311687e-09f, 1.876934e-12f};
 
 /* Predicts on one input of the given shape (batch first) and compares output 0 with expected to
  * Appendix F's tolerance (1e-4 relative, 1e-6 absolute near zero). */
@@ -35,6 +43,16 @@ static inline void sp_test_predict_close(sp_model *model, const float *input, in
   for (int i = 0; i < count; i++) sp_tensor_free(outputs[i]);
   free(outputs);
   sp_tensor_free(tensor);
+}
+
+/* Loads a fixture through sp_load (path and content decide the codec); fails the test on error. */
+static inline sp_model *sp_test_load_fixture(const char *relative) {
+  char *path = sp_test_fixture(relative);
+  sp_model *model = NULL;
+  sp_status status = sp_load(path, NULL, &model);
+  cr_assert(status == SP_OK, "loading %s: %s", relative, sp_last_error());
+  free(path);
+  return model;
 }
 
 /* Skips the running test when a layer class the fixture needs is not in this build yet. */

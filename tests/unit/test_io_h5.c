@@ -11,32 +11,23 @@
 #include "io_check.h"
 #include "savepoint/io.h"
 
-static sp_model *load_fixture(const char *relative) {
-  char *path = sp_test_fixture(relative);
-  sp_model *model = NULL;
-  sp_status status = sp_load(path, NULL, &model);
-  cr_assert(status == SP_OK, "loading %s: %s", relative, sp_last_error());
-  free(path);
-  return model;
-}
-
 static const float xor_table[] = {0, 0, 0, 1, 1, 0, 1, 1};
 static const float iris_rows[] = {5.1f, 3.5f, 1.4f, 0.2f, 6.7f, 3.0f, 5.2f, 2.3f};
 
 static void check_xor(const char *relative, const float expected[4]) {
-  sp_model *model = load_fixture(relative);
+  sp_model *model = sp_test_load_fixture(relative);
   sp_test_predict_close(model, xor_table, 2, (int64_t[]){4, 2}, expected, 4, relative);
   sp_model_free(model);
 }
 
 static void check_iris(const char *relative, const float expected[6]) {
-  sp_model *model = load_fixture(relative);
+  sp_model *model = sp_test_load_fixture(relative);
   sp_test_predict_close(model, iris_rows, 2, (int64_t[]){2, 4}, expected, 6, relative);
   sp_model_free(model);
 }
 
 static void check_gen(const char *relative, int n, const float *expected, size_t count) {
-  sp_model *model = load_fixture(relative);
+  sp_model *model = sp_test_load_fixture(relative);
   float *rows = sp_test_gen(n);
   sp_test_predict_close(model, rows, 2, (int64_t[]){3, n}, expected, count, relative);
   free(rows);
@@ -111,8 +102,8 @@ Test(legacy_h5, keras_2_15_maternal_health_and_its_tfjs_agree) {
   const float expected[] = {0.4647651f, 0.3144669f, 0.2207681f, 0.4159444f, 0.3187284f,
                             0.2653272f, 0.5266374f, 0.2900032f, 0.1833594f};
   check_gen("tfjs-layers-from-keras2.15-maternal-health/notebook/my_keras_model.h5", 5, expected, 9);
-  sp_model *h5 = load_fixture("tfjs-layers-from-keras2.15-maternal-health/notebook/my_keras_model.h5");
-  sp_model *tfjs = load_fixture("tfjs-layers-from-keras2.15-maternal-health/tfjs_model/model.json");
+  sp_model *h5 = sp_test_load_fixture("tfjs-layers-from-keras2.15-maternal-health/notebook/my_keras_model.h5");
+  sp_model *tfjs = sp_test_load_fixture("tfjs-layers-from-keras2.15-maternal-health/tfjs_model/model.json");
   cr_assert(sp_test_same_weights(h5, tfjs), "the .h5 and TF.js copies should hold bit-identical weights");
   sp_model_free(h5);
   sp_model_free(tfjs);
@@ -125,9 +116,9 @@ Test(legacy_h5, keras_3_7_legacy_writer_churn) {
 
 Test(legacy_h5, conv_fixtures_need_the_conv_layers) {
   sp_test_require_layer("Conv2D", "conv");
-  sp_model *model = load_fixture("hls4ml-example-models-keras2.3.1-h5/keras/keras_conv2d_model.h5");
+  sp_model *model = sp_test_load_fixture("hls4ml-example-models-keras2.3.1-h5/keras/keras_conv2d_model.h5");
   sp_model_free(model);
-  model = load_fixture("hls4ml-example-models-keras2.3.1-h5/keras/keras_conv1d_small.h5");
+  model = sp_test_load_fixture("hls4ml-example-models-keras2.3.1-h5/keras/keras_conv1d_small.h5");
   sp_model_free(model);
 }
 
@@ -142,7 +133,7 @@ Test(legacy_h5, weights_only_keras_2_0_by_position_matches_its_full_model_twin) 
                             1.456815e-13f, 0.01320548f, 7.893241e-07f, 2.181821e-09f, 0.9867937f,
                             0.01037426f, 0.7177907f, 0.003965395f, 0.2678696f, 4.369886e-08f};
   sp_test_predict_close(model, rows, 2, (int64_t[]){3, 16}, expected, 15, "KERAS_3layer json + weights");
-  sp_model *twin = load_fixture("hls4ml-example-models-keras2.3.1-h5/keras/keras_3layer.h5");
+  sp_model *twin = sp_test_load_fixture("hls4ml-example-models-keras2.3.1-h5/keras/keras_3layer.h5");
   cr_assert(sp_test_same_weights(model, twin));
   sp_load_options options = sp_load_defaults();
   options.by_name = 1;
@@ -155,8 +146,8 @@ Test(legacy_h5, weights_only_keras_2_0_by_position_matches_its_full_model_twin) 
 }
 
 Test(legacy_h5, full_and_weights_only_iris_are_identical) {
-  sp_model *model = load_fixture("keras-h5-iris-full-and-weights-k2.3.1/iris_model.h5");
-  sp_model *copy = load_fixture("keras-h5-iris-full-and-weights-k2.3.1/iris_model.h5");
+  sp_model *model = sp_test_load_fixture("keras-h5-iris-full-and-weights-k2.3.1/iris_model.h5");
+  sp_model *copy = sp_test_load_fixture("keras-h5-iris-full-and-weights-k2.3.1/iris_model.h5");
   char *weights = sp_test_fixture("keras-h5-iris-full-and-weights-k2.3.1/iris_weight.h5");
   sp_model *loaded = NULL;
   SP_ASSERT_FAILS(sp_load(weights, NULL, &loaded), SP_ERROR_MISMATCH, "sp_load_weights");

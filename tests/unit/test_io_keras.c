@@ -10,41 +10,27 @@
 #include "io_check.h"
 #include "savepoint/io.h"
 
-static sp_model *load_fixture(const char *relative) {
-  char *path = sp_test_fixture(relative);
-  sp_model *model = NULL;
-  sp_status status = sp_load(path, NULL, &model);
-  cr_assert(status == SP_OK, "loading %s: %s", relative, sp_last_error());
-  free(path);
-  return model;
-}
-
 static const float churn_expected[] = {0.1564455f, 0.6582941f, 0.01416638f};
 
 Test(keras_v3, keras_3_7_archive_matches_appendix_f_and_its_h5_twin) {
-  sp_model *model = load_fixture("keras3.7-churn-keras-and-h5-same-model/my_model.keras");
+  sp_model *model = sp_test_load_fixture("keras3.7-churn-keras-and-h5-same-model/my_model.keras");
   float *rows = sp_test_gen(19);
   sp_test_predict_close(model, rows, 2, (int64_t[]){3, 19}, churn_expected, 3, "churn .keras");
-  sp_model *h5 = load_fixture("keras3.7-churn-keras-and-h5-same-model/my_model.h5");
+  sp_model *h5 = sp_test_load_fixture("keras3.7-churn-keras-and-h5-same-model/my_model.h5");
   cr_assert(sp_test_same_weights(model, h5), "the .keras and .h5 copies hold bit-identical weights");
   free(rows);
   sp_model_free(h5);
   sp_model_free(model);
 }
 
-static const float mnist_expected[] = {
-    0.105663f,    0.064478f,    0.05333858f,  0.05122029f,  0.1581578f,   0.1650072f,   0.1641564f,
-    0.09853888f,  0.06285681f,  0.07658308f,  2.535037e-07f, 3.608264e-07f, 4.294828e-09f, 0.07744481f,
-    5.767885e-41f, 0.9225546f,  1.017328e-10f, 2.074359e-15f, 4.311687e-09f, 1.876934e-12f};
-
 Test(keras_v3, tf_keras_2_15_windows_archive_with_backslash_groups) {
-  sp_model *keras = load_fixture("keras2.15-mnist-mlp-h5-keras-tfjs-savedmodel/my_model.keras");
+  sp_model *keras = sp_test_load_fixture("keras2.15-mnist-mlp-h5-keras-tfjs-savedmodel/my_model.keras");
   float *images = calloc(2 * 784, sizeof *images);
   for (int i = 784; i < 2 * 784; i++) images[i] = 1;
-  sp_test_predict_close(keras, images, 3, (int64_t[]){2, 28, 28}, mnist_expected, 20, "mnist .keras");
-  sp_model *h5 = load_fixture("keras2.15-mnist-mlp-h5-keras-tfjs-savedmodel/my_model.h5");
-  sp_test_predict_close(h5, images, 3, (int64_t[]){2, 28, 28}, mnist_expected, 20, "mnist .h5");
-  sp_model *tfjs = load_fixture("keras2.15-mnist-mlp-h5-keras-tfjs-savedmodel/my_model/model.json");
+  sp_test_predict_close(keras, images, 3, (int64_t[]){2, 28, 28}, sp_test_mnist_expected, 20, "mnist .keras");
+  sp_model *h5 = sp_test_load_fixture("keras2.15-mnist-mlp-h5-keras-tfjs-savedmodel/my_model.h5");
+  sp_test_predict_close(h5, images, 3, (int64_t[]){2, 28, 28}, sp_test_mnist_expected, 20, "mnist .h5");
+  sp_model *tfjs = sp_test_load_fixture("keras2.15-mnist-mlp-h5-keras-tfjs-savedmodel/my_model/model.json");
   cr_assert(sp_test_same_weights(keras, h5) && sp_test_same_weights(h5, tfjs),
             "the .keras, .h5 and TF.js copies hold bit-identical weights");
   free(images);
@@ -54,7 +40,7 @@ Test(keras_v3, tf_keras_2_15_windows_archive_with_backslash_groups) {
 }
 
 Test(keras_v3, keras3_to_json_plus_weights_h5_diabetes) {
-  sp_model *model = load_fixture("keras3-weights-h5-diabetes/model.json");
+  sp_model *model = sp_test_load_fixture("keras3-weights-h5-diabetes/model.json");
   char *weights = sp_test_fixture("keras3-weights-h5-diabetes/model.weights.h5");
   sp_probe_info info;
   SP_ASSERT_OK(sp_probe(weights, &info));
@@ -275,7 +261,7 @@ Test(keras_v3, recurrent_and_layer_norm_round_trip_in_every_format) {
 Test(keras_v3, hls4ml_conv2d_json_plus_weights_equals_its_keras_2_3_1_twin) {
   char *json = sp_test_fixture("hls4ml-example-models-keras2.0-json-weights/keras/KERAS_conv2d_model.json");
   char *weights = sp_test_fixture("hls4ml-example-models-keras2.0-json-weights/keras/KERAS_conv2d_model_weights.h5");
-  sp_model *model = NULL, *twin = load_fixture("hls4ml-example-models-keras2.3.1-h5/keras/keras_conv2d_model.h5");
+  sp_model *model = NULL, *twin = sp_test_load_fixture("hls4ml-example-models-keras2.3.1-h5/keras/keras_conv2d_model.h5");
   SP_ASSERT_OK(sp_load(json, NULL, &model));
   SP_ASSERT_OK(sp_load_weights(model, weights, NULL));
   cr_assert(sp_test_same_weights(model, twin), "PROVENANCE: the 2.0 weights and the 2.3.1 model are bit-identical");

@@ -11,17 +11,8 @@
 #include "io_check.h"
 #include "savepoint/io.h"
 
-static sp_model *load_fixture(const char *relative) {
-  char *path = sp_test_fixture(relative);
-  sp_model *model = NULL;
-  sp_status status = sp_load(path, NULL, &model);
-  cr_assert(status == SP_OK, "loading %s: %s", relative, sp_last_error());
-  free(path);
-  return model;
-}
-
 Test(tfjs, abalone_tfjs_layers_1_3_2_matches_appendix_f) {
-  sp_model *model = load_fixture("tfjs-layers-abalone-tfjs1.3.2/abalone-node/trainedModel/model.json");
+  sp_model *model = sp_test_load_fixture("tfjs-layers-abalone-tfjs1.3.2/abalone-node/trainedModel/model.json");
   float *rows = sp_test_gen(8);
   const float expected[] = {8.890125f, 11.62151f, 10.75324f};
   sp_test_predict_close(model, rows, 2, (int64_t[]){3, 8}, expected, 3, "abalone");
@@ -30,7 +21,7 @@ Test(tfjs, abalone_tfjs_layers_1_3_2_matches_appendix_f) {
 }
 
 Test(tfjs, react_native_bundle_with_bare_list_config_matches_appendix_f) {
-  sp_model *model = load_fixture("tfjs-rn-bundle-dense/model/bundle_model_test.json");
+  sp_model *model = sp_test_load_fixture("tfjs-rn-bundle-dense/model/bundle_model_test.json");
   float *rows = sp_test_gen(10);
   const float expected[] = {0.1612433f, 0.9954263f, -1.220814f};
   sp_test_predict_close(model, rows, 2, (int64_t[]){3, 10}, expected, 3, "rn bundle");
@@ -39,7 +30,7 @@ Test(tfjs, react_native_bundle_with_bare_list_config_matches_appendix_f) {
 }
 
 Test(tfjs, converted_keras_2_15_maternal_health_matches_appendix_f) {
-  sp_model *model = load_fixture("tfjs-layers-from-keras2.15-maternal-health/tfjs_model/model.json");
+  sp_model *model = sp_test_load_fixture("tfjs-layers-from-keras2.15-maternal-health/tfjs_model/model.json");
   float *rows = sp_test_gen(5);
   const float expected[] = {0.4647651f, 0.3144669f, 0.2207681f, 0.4159444f, 0.3187284f,
                             0.2653272f, 0.5266374f, 0.2900032f, 0.1833594f};
@@ -48,18 +39,13 @@ Test(tfjs, converted_keras_2_15_maternal_health_matches_appendix_f) {
   sp_model_free(model);
 }
 
-static const float mnist_expected[] = {
-    0.105663f,    0.064478f,    0.05333858f,  0.05122029f,  0.1581578f,   0.1650072f,   0.1641564f,
-    0.09853888f,  0.06285681f,  0.07658308f,  2.535037e-07f, 3.608264e-07f, 4.294828e-09f, 0.07744481f,
-    5.767885e-41f, 0.9225546f,  1.017328e-10f, 2.074359e-15f, 4.311687e-09f, 1.876934e-12f};
-
 Test(tfjs, mnist_directory_loads_through_its_model_json) {
   char *directory = sp_test_fixture("keras2.15-mnist-mlp-h5-keras-tfjs-savedmodel/my_model");
   sp_model *model = NULL;
   SP_ASSERT_OK(sp_load(directory, NULL, &model));
   float *images = calloc(2 * 784, sizeof *images);
   for (int i = 784; i < 2 * 784; i++) images[i] = 1;
-  sp_test_predict_close(model, images, 3, (int64_t[]){2, 28, 28}, mnist_expected, 20, "mnist tfjs");
+  sp_test_predict_close(model, images, 3, (int64_t[]){2, 28, 28}, sp_test_mnist_expected, 20, "mnist tfjs");
   free(images);
   sp_model_free(model);
   free(directory);
@@ -67,7 +53,7 @@ Test(tfjs, mnist_directory_loads_through_its_model_json) {
 
 Test(tfjs, embedding_gru_e2e_model_matches_its_test_values) {
   sp_test_require_layer("GRU", "recurrent");
-  sp_model *model = load_fixture("tfjs-e2e-load-predict/load_predict_data/layers_model/model.json");
+  sp_model *model = sp_test_load_fixture("tfjs-e2e-load-predict/load_predict_data/layers_model/model.json");
   const float tokens[] = {86, 11, 62, 40, 36, 75, 82, 94, 67, 75};
   /* e2e/integration_tests/load_predict_test.ts */
   const float expected[] = {-0.003578941337764263f, 0.0028922036290168762f, -0.002957976423203945f, 0.00955402385443449f};
