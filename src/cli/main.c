@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/saved_model_cli.h"
 #include "savepoint/savepoint.h"
 
 static const sp_cli_command commands[] = {
     {"convert", "convert a model between .keras, .h5, .weights.h5, JSON and TF.js", sp_cli_convert},
-    {"show", "what a model, weights file or checkpoint holds (summary, tensors, hashes)", sp_cli_show},
+    {"run", "run a SavedModel signature on inputs (like saved_model_cli run)", sp_cli_run},
+    {"show", "what a model, weights file, SavedModel or checkpoint holds", sp_cli_show},
     {"verify", "check every checksum of a checkpoint and name what is damaged", sp_cli_verify},
     {"manifest", "write the sha256sum-style manifest of an artifact", sp_cli_manifest},
     {"registry", "artifact registry: list, show, history, label, verify, add, gc", sp_cli_registry},

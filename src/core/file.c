@@ -361,3 +361,48 @@ sp_status sp_publish_directory(const char *temp_directory, const char *final_dir
   /* temp_directory now holds the previous tree. */
   return sp_remove_tree(temp_directory);
 }
+
+static int compare_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void sp_free_names(char **names, size_t count) {
+  for (size_t i = 0; i < count; i++) free(names[i]);
+  free(names);
+}
+
+sp_status sp_list_directory(const char *path, size_t limit, char ***names, size_t *count) {
+  *names = NULL;
+  *count = 0;
+  DIR *directory = opendir(path);
+  if (!directory) {
+    if (errno == ENOENT) return sp_fail(SP_ERROR_NOT_FOUND, "no such directory '%s'", path);
+    return io_failure("cannot list", path);
+  }
+  char **list = NULL;
+  size_t used = 0, capacity = 0;
+  sp_status status = SP_OK;
+  struct dirent *entry;
+  while ((entry = readdir(directory)) != NULL) {
+    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
+    if (used == limit) {
+      status = sp_fail(SP_ERROR_UNSAFE, "'%s' holds more than %zu entries", path, limit);
+      break;
+    }
+    if ((status = SP_RESERVE(list, capacity, used + 1)) != SP_OK) break;
+    if (!(list[used] = sp_strdup(entry->d_name))) {
+      status = SP_ERROR_NO_MEMORY;
+      break;
+    }
+    used++;
+  }
+  closedir(directory);
+  if (status != SP_OK) {
+    sp_free_names(list, used);
+    return status;
+  }
+  if (used) qsort(list, used, sizeof *list, compare_names);
+  *names = list;
+  *count = used;
+  return SP_OK;
+}

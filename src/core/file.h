@@ -36,6 +36,11 @@ int sp_path_has_suffix(const char *path, const char *suffix);
 /* 1 for names savepoint uses for files and directories still being written. */
 int sp_path_is_temporary(const char *path);
 
+/* The names in a directory (no "." or ".."), sorted bytewise; caller frees with sp_free_names.
+ * At most limit names are returned; a directory with more is an SP_ERROR_UNSAFE error. */
+sp_status sp_list_directory(const char *path, size_t limit, char ***names, size_t *count) SP_MUST_CHECK;
+void sp_free_names(char **names, size_t count);
+
 /* mkdir -p. */
 sp_status sp_make_directories(const char *path);
 /* rm -rf; a missing path is not an error. */
