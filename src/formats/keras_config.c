@@ -98,6 +98,20 @@ json_object *sp_keras_model_object(const sp_model *model, int keras_major) {
 
 /* ---- training state ---- */
 
+sp_status sp_keras_model_restore_training(sp_model *model, const sp_load_options *options, const char *context,
+                                          int *compiled) {
+  *compiled = 0;
+  json_object *compile = sp_json_member(model->object_extra, "compile_config");
+  if (!compile || !options->compile) return SP_OK;
+  sp_status status = sp_keras_model_compile(model, compile, context);
+  if (status == SP_ERROR_UNSUPPORTED) {
+    sp_clear_error();
+    return SP_OK;
+  }
+  *compiled = status == SP_OK;
+  return status;
+}
+
 int sp_optimizer_state_of(const sp_model *model, sp_optimizer_state *state) {
   (void)model;
   *state = (sp_optimizer_state){0};

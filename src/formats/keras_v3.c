@@ -148,24 +148,6 @@ static sp_status open_weights(archive *source, const sp_load_options *options, u
   return status;
 }
 
-/* Applies compile_config when asked; a build without training support keeps it on the model. */
-static sp_status restore_training(sp_model *model, const sp_load_options *options, const char *context, int *compiled) {
-  *compiled = 0;
-  json_object *compile = sp_keras_compile_config(model);
-  if (!compile || !options->compile) {
-    json_object_put(compile);
-    return SP_OK;
-  }
-  sp_status status = sp_keras_model_compile(model, compile, context);
-  json_object_put(compile);
-  if (status == SP_ERROR_UNSUPPORTED) {
-    sp_clear_error();
-    return SP_OK;
-  }
-  *compiled = status == SP_OK;
-  return status;
-}
-
 /* config.json → model (compiled when asked), then model.weights.h5 into it. */
 static sp_status load_archive(archive *source, const sp_load_options *options, sp_model **model) {
   json_object *config = NULL;
@@ -178,7 +160,7 @@ static sp_status load_archive(archive *source, const sp_load_options *options, s
                          : sp_fail(SP_ERROR_FORMAT, "'%s' has no config.json: it is not a Keras archive", source->path);
   if (status == SP_OK) status = sp_keras_model_from_object(config, 0, context, model);
   int compiled = 0;
-  if (status == SP_OK) status = restore_training(*model, options, context, &compiled);
+  if (status == SP_OK) status = sp_keras_model_restore_training(*model, options, context, &compiled);
   if (status == SP_OK) status = open_weights(source, options, &image, &weights);
   if (status == SP_OK) {
     char where[4200];
