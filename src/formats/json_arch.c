@@ -54,7 +54,7 @@ static sp_status load(const char *path, const sp_load_options *options, sp_model
                      : sp_fail(SP_ERROR_FORMAT, "'%s' is JSON but not a Keras model config (no class_name/config)", path);
   if (status == SP_OK) status = sp_keras_model_from_object(root, 0, context, model);
   int compiled = 0; /* Keras 3's model_from_json compiles from a compile_config too */
-  if (status == SP_OK) status = sp_keras_model_restore_training(*model, options, context, &compiled);
+  if (status == SP_OK) status = sp_keras_model_restore_training(*model, NULL, options, context, &compiled);
   json_object_put(root);
   if (status == SP_OK) status = sp_model_initialize(*model);
   if (status != SP_OK) {

@@ -6,6 +6,7 @@
 
 #include "core/json.h"
 #include "core/memory.h"
+#include "formats/codec.h"
 #include "nn/config.h"
 
 static json_object *copy_of(const json_object *value) {
@@ -98,19 +99,26 @@ json_object *sp_keras_model_object(const sp_model *model, int keras_major) {
 
 /* ---- training state ---- */
 
-sp_status sp_keras_model_restore_training(sp_model *model, const sp_load_options *options, const char *context,
-                                          int *compiled) {
+static int training_available(void);
+
+sp_status sp_keras_model_restore_training(sp_model *model, const json_object *config, const sp_load_options *options,
+                                          const char *context, int *compiled) {
   *compiled = 0;
-  json_object *compile = sp_json_member(model->object_extra, "compile_config");
-  if (!compile || !options->compile) return SP_OK;
-  sp_status status = sp_keras_model_compile(model, compile, context);
-  if (status == SP_ERROR_UNSUPPORTED) {
-    sp_clear_error();
+  const json_object *source = config ? config : sp_json_member(model->object_extra, "compile_config");
+  if (!source || json_object_is_type(source, json_type_null) || !options->compile || !training_available()) return SP_OK;
+  sp_status status = sp_keras_model_compile(model, source, context);
+  if (status == SP_OK) {
+    *compiled = 1;
     return SP_OK;
   }
-  *compiled = status == SP_OK;
-  return status;
+  if (status == SP_ERROR_UNSAFE || status == SP_ERROR_NO_MEMORY) return status;
+  sp_load_warn(options, "the model is loaded without its training configuration: %s", sp_last_error());
+  sp_clear_error();
+  return SP_OK;
 }
+
+/* This build has no optimizers or losses yet (branch training). */
+static int training_available(void) { return 0; }
 
 int sp_optimizer_state_of(const sp_model *model, sp_optimizer_state *state) {
   (void)model;

@@ -57,11 +57,13 @@ void sp_optimizer_state_release(sp_optimizer_state *state);
  * optimizer (so its variables can then be set). SP_ERROR_UNSUPPORTED when this build has no
  * training support; callers then keep the config on the model and go on. */
 sp_status sp_keras_model_compile(sp_model *model, const json_object *config, const char *context) SP_MUST_CHECK;
-/* Applies the compile_config the model was loaded with when options->compile (as Keras's
- * deserialization does); *compiled says whether it is now compiled. A build without training
- * support keeps the config on the model (written back by the savers) and reports 0. */
-sp_status sp_keras_model_restore_training(sp_model *model, const sp_load_options *options, const char *context,
-                                          int *compiled) SP_MUST_CHECK;
+/* Compiles model, when options->compile, from config (a legacy training_config) or, when config
+ * is NULL, from the compile_config it was loaded with — as Keras's loaders do. *compiled says
+ * whether it now is. A config savepoint cannot apply (a build without training support, a loss
+ * or optimizer it lacks) leaves the model uncompiled with a warning, its compile_config kept
+ * and written back; a config naming code still fails (SP_ERROR_UNSAFE). */
+sp_status sp_keras_model_restore_training(sp_model *model, const json_object *config, const sp_load_options *options,
+                                          const char *context, int *compiled) SP_MUST_CHECK;
 /* The legacy training_config (Keras 2 layout) of a compiled model; NULL when not compiled. */
 json_object *sp_keras_training_config(const sp_model *model);
 

@@ -419,14 +419,7 @@ sp_status sp_keras_h5_load_model(sp_h5_file *file, const sp_load_options *option
   int compiled = 0;
   if (status == SP_OK && options->compile && sp_h5_has_attribute(file, "", "training_config")) {
     status = read_json_attribute(file, "training_config", source, &training);
-    if (status == SP_OK) {
-      status = sp_keras_model_compile(*model, training, source);
-      compiled = status == SP_OK;
-      if (status == SP_ERROR_UNSUPPORTED) {
-        sp_clear_error();
-        status = SP_OK;
-      }
-    }
+    if (status == SP_OK) status = sp_keras_model_restore_training(*model, training, options, source, &compiled);
   }
   if (status == SP_OK) status = load_layer_weights(*model, file, options, source);
   if (status == SP_OK && compiled) status = load_optimizer(*model, file, options, source);

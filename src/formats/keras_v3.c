@@ -160,7 +160,7 @@ static sp_status load_archive(archive *source, const sp_load_options *options, s
                          : sp_fail(SP_ERROR_FORMAT, "'%s' has no config.json: it is not a Keras archive", source->path);
   if (status == SP_OK) status = sp_keras_model_from_object(config, 0, context, model);
   int compiled = 0;
-  if (status == SP_OK) status = sp_keras_model_restore_training(*model, options, context, &compiled);
+  if (status == SP_OK) status = sp_keras_model_restore_training(*model, NULL, options, context, &compiled);
   if (status == SP_OK) status = open_weights(source, options, &image, &weights);
   if (status == SP_OK) {
     char where[4200];
