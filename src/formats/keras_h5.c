@@ -313,37 +313,43 @@ static sp_status load_layer_weights(sp_model *model, sp_h5_file *file, const sp_
 
 /* ---- optimizer state ---- */
 
-/* Restores optimizer_weights when they follow Keras 3's order (Keras 3's legacy writer) or
- * tf.keras 2.11+'s (Keras 3's minus learning_rate, which the training config restores). Older
- * generations order slots otherwise; their state is reported and left fresh, as Keras 3 does. */
+/* Restores optimizer_weights when they are Keras 3's legacy layout (its order and count, learning
+ * rate included) or tf.keras 2.11+'s (the same names we write; no learning_rate, which the
+ * training config restores). optimizer_v1/v2 files order their slots otherwise (all m, then all
+ * v): they are reported and the optimizer left fresh, as Keras 3 does. */
 static sp_status load_optimizer(sp_model *model, sp_h5_file *file, const sp_load_options *options, const char *source) {
   sp_optimizer_state state;
   if (!sp_h5_is_group(file, "optimizer_weights") || !sp_optimizer_state_of(model, &state)) return SP_OK;
   sp_tensor *names = NULL;
   sp_status status = sp_h5_read_string_list_attribute(file, "optimizer_weights", "weight_names", &names);
   int64_t count = status == SP_OK ? sp_tensor_count(names) : 0;
-  int without_rate = 0;
-  for (int i = 0; i < state.count; i++) without_rate += state.keras2_names && state.keras2_names[i] != NULL;
-  int full = count == state.count, keras2 = !full && count == without_rate;
-  if (status == SP_OK && !full && !keras2) {
-    sp_load_warn(options, "%s: the optimizer state (%lld variables) does not follow the layout of this optimizer "
-                 "(%d variables); training resumes with fresh optimizer variables", source, (long long)count, state.count);
-  }
   const sp_string *strings = names ? names->data : NULL;
-  for (int i = 0, k = 0; status == SP_OK && (full || keras2) && i < state.count; i++) {
-    if (keras2 && !state.keras2_names[i]) continue;
-    char *path = sp_strdupf("optimizer_weights/%.*s", (int)strings[k].length, strings[k].bytes);
+  int keras2 = 0;
+  for (int i = 0; i < state.count; i++) keras2 += state.keras2_names[i] != NULL;
+  int same_names = count == keras2;
+  for (int i = 0, k = 0; same_names && i < state.count; i++) {
+    if (!state.keras2_names[i]) continue;
+    same_names = strlen(state.keras2_names[i]) == strings[k].length &&
+                 memcmp(state.keras2_names[i], strings[k].bytes, strings[k].length) == 0;
     k++;
-    sp_tensor *value = NULL;
-    status = path ? sp_h5_read_tensor(file, path, state.values[i]->size * 8 + 64, &value) : SP_ERROR_NO_MEMORY;
-    if (status == SP_OK && sp_tensor_count(value) != sp_tensor_count(state.values[i]))
-      status = sp_fail(SP_ERROR_MISMATCH, "%s: %s does not have the shape of the optimizer's variable %d", source,
-                       path, i);
-    for (int64_t e = 0; status == SP_OK && e < sp_tensor_count(value); e++)
-      sp_tensor_set_double(state.values[i], e, sp_tensor_get_double(value, e));
-    sp_tensor_free(value);
-    free(path);
   }
+  char **paths = status == SP_OK ? sp_alloc_zeroed((size_t)state.count + 1, sizeof *paths) : NULL;
+  if (status == SP_OK && !paths) status = SP_ERROR_NO_MEMORY;
+  if (status == SP_OK && (same_names || count == state.count)) {
+    for (int i = 0, k = 0; i < state.count && status == SP_OK; i++) {
+      if (same_names && !state.keras2_names[i]) continue;
+      paths[i] = sp_strdupf("optimizer_weights/%.*s", (int)strings[k].length, strings[k].bytes);
+      if (!paths[i]) status = SP_ERROR_NO_MEMORY;
+      k++;
+    }
+    if (status == SP_OK) status = sp_keras_restore_optimizer(file, &state, paths, options, source);
+  } else if (status == SP_OK) {
+    sp_load_warn(options, "%s: the optimizer state (%lld variables) is not in a layout savepoint restores for "
+                 "'%s' (%d variables); training resumes with fresh optimizer variables", source, (long long)count,
+                 state.name, state.count);
+  }
+  for (int i = 0; paths && i < state.count; i++) free(paths[i]);
+  free(paths);
   sp_tensor_free(names);
   sp_optimizer_state_release(&state);
   return status;

@@ -243,34 +243,58 @@ static sp_status read_object(sp_h5_file *file, const sp_keras3_object *object, c
   return status;
 }
 
-static sp_status read_optimizer(sp_model *model, sp_h5_file *file, const char *source) {
+sp_status sp_keras_restore_optimizer(sp_h5_file *file, const sp_optimizer_state *state, char *const *paths,
+                                     const sp_load_options *options, const char *source) {
+  sp_tensor **values = sp_alloc_zeroed((size_t)state->count + 1, sizeof *values);
+  if (!values) return SP_ERROR_NO_MEMORY;
+  sp_status status = SP_OK;
+  const char *problem = NULL;
+  int at = -1;
+  for (int i = 0; i < state->count && status == SP_OK && !problem; i++) {
+    if (!paths[i]) continue;
+    status = sp_h5_read_tensor(file, paths[i], state->values[i]->size * 8 + 64, &values[i]);
+    if (status == SP_OK && (values[i]->rank != state->values[i]->rank ||
+                            memcmp(values[i]->shape, state->values[i]->shape,
+                                   (size_t)values[i]->rank * sizeof *values[i]->shape) != 0)) {
+      problem = "does not have the shape of the optimizer's variable";
+      at = i;
+    }
+  }
+  if (status == SP_OK && problem) {
+    sp_load_warn(options, "%s: %s %s %d; the optimizer starts from fresh variables", source, paths[at], problem, at);
+  } else if (status == SP_OK) {
+    for (int i = 0; i < state->count; i++)
+      for (int64_t e = 0; values[i] && e < sp_tensor_count(values[i]); e++)
+        sp_tensor_set_double(state->values[i], e, sp_tensor_get_double(values[i], e));
+  }
+  for (int i = 0; i < state->count; i++) sp_tensor_free(values[i]);
+  free(values);
+  return status;
+}
+
+/* Keras's Optimizer.load_own_variables: a different variable count is a warning, not an error
+ * (a compile_config without its optimizer gives RMSprop, whose variables cannot take Adam's). */
+static sp_status read_optimizer(sp_model *model, sp_h5_file *file, const sp_load_options *options, const char *source) {
   sp_optimizer_state state;
   if (!sp_h5_is_group(file, "optimizer/vars") || !sp_optimizer_state_of(model, &state)) return SP_OK;
-  sp_status status = SP_OK;
   sp_h5_child *children;
   size_t count;
-  status = sp_h5_list(file, "optimizer/vars", &children, &count);
+  sp_status status = sp_h5_list(file, "optimizer/vars", &children, &count);
   size_t datasets = 0;
   for (size_t i = 0; status == SP_OK && i < count; i++) datasets += children[i].kind == SP_H5_DATASET;
   if (status == SP_OK) sp_h5_children_free(children, count);
-  if (status == SP_OK && datasets != (size_t)state.count)
-    status = sp_fail(SP_ERROR_MISMATCH, "%s: the optimizer '%s' has %d variables but optimizer/vars holds %zu", source,
-                     state.name, state.count, datasets);
-  for (int i = 0; i < state.count && status == SP_OK; i++) {
-    char dataset[64];
-    snprintf(dataset, sizeof dataset, "optimizer/vars/%d", i);
-    sp_tensor *value = NULL;
-    status = sp_h5_read_tensor(file, dataset, state.values[i]->size * 8 + 64, &value);
-    if (status == SP_OK && (value->rank != state.values[i]->rank ||
-                            memcmp(value->shape, state.values[i]->shape, (size_t)value->rank * sizeof *value->shape) != 0))
-      status = sp_fail(SP_ERROR_MISMATCH, "%s: %s does not have the shape of the optimizer's variable %d", source,
-                       dataset, i);
-    if (status == SP_OK) {
-      int64_t elements = sp_tensor_count(value);
-      for (int64_t e = 0; e < elements; e++) sp_tensor_set_double(state.values[i], e, sp_tensor_get_double(value, e));
-    }
-    sp_tensor_free(value);
+  char **paths = status == SP_OK ? sp_alloc_zeroed((size_t)state.count + 1, sizeof *paths) : NULL;
+  if (status == SP_OK && !paths) status = SP_ERROR_NO_MEMORY;
+  if (status == SP_OK && datasets != (size_t)state.count) {
+    sp_load_warn(options, "%s: skipping the optimizer's variables: '%s' has %d whereas the saved optimizer has %zu",
+                 source, state.name, state.count, datasets);
+  } else if (status == SP_OK) {
+    for (int i = 0; i < state.count && status == SP_OK; i++)
+      if (!(paths[i] = sp_strdupf("optimizer/vars/%d", i))) status = SP_ERROR_NO_MEMORY;
+    if (status == SP_OK) status = sp_keras_restore_optimizer(file, &state, paths, options, source);
   }
+  for (int i = 0; paths && i < state.count; i++) free(paths[i]);
+  free(paths);
   sp_optimizer_state_release(&state);
   return status;
 }
@@ -287,7 +311,7 @@ sp_status sp_keras3_weights_read(sp_model *model, sp_h5_file *file, const sp_loa
   for (int i = 0; i < layout.count && status == SP_OK; i++)
     if (layout.objects[i].variable_count > 0)
       status = read_object(file, &layout.objects[i], found[i], options, source, &total);
-  if (status == SP_OK && with_optimizer) status = read_optimizer(model, file, source);
+  if (status == SP_OK && with_optimizer) status = read_optimizer(model, file, options, source);
   for (int i = 0; found && i < layout.count; i++) free(found[i]);
   free(found);
   file_groups_free(&groups);

@@ -15,6 +15,7 @@
 
 #include "core/status.h"
 #include "formats/h5io.h"
+#include "formats/keras_config.h"
 #include "nn/model.h"
 #include "savepoint/io.h"
 
@@ -31,6 +32,12 @@ sp_status sp_keras3_weights_read(sp_model *model, sp_h5_file *file, const sp_loa
  * weights). A float32 dataset of the variable's shape is read in place; others are converted. */
 sp_status sp_keras_read_weight(sp_h5_file *file, const char *path, const sp_load_options *options, uint64_t *total,
                                const char *source, sp_variable *variable) SP_MUST_CHECK;
+
+/* Restores optimizer variables from the datasets paths[i] (NULL: left as it is), all or nothing:
+ * every dataset is read and checked against its variable's shape before any is set; a shape that
+ * differs is a warning and leaves the optimizer fresh, as Keras does. */
+sp_status sp_keras_restore_optimizer(sp_h5_file *file, const sp_optimizer_state *state, char *const *paths,
+                                     const sp_load_options *options, const char *source) SP_MUST_CHECK;
 
 /* Writes an HDF5 file at path through a temporary file beside it, published over path only when
  * write(file, context) and closing succeed (core/file.h). */
