@@ -9,7 +9,7 @@ build="build-essential cmake pkg-config zlib1g-dev
   libmicrohttpd-dev libopenblas-dev libsqlite3-dev sqlite3 libpq-dev libssl-dev
   libcriterion-dev clang libclang-rt-14-dev llvm-14 valgrind curl"
 data="dataset-fashion-mnist"
-peers="python3-h5py python3-numpy python3-torch postgresql wrk nginx-light"
+peers="python3-h5py python3-numpy python3-torch postgresql wrk nginx-light libfarmhash0"
 
 missing=""
 for package in $build $data $peers; do

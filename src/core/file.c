@@ -330,6 +330,9 @@ sp_status sp_temp_directory_for(const char *final_directory, char **temp_directo
     free(name);
     return status;
   }
+  /* mkdtemp makes it 0700; once published it is an artifact others read (a model server running as
+   * another user), so it gets the permissions files get (0644) plus search. */
+  chmod(name, 0755);
   *temp_directory = name;
   return SP_OK;
 }
