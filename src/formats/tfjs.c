@@ -599,7 +599,9 @@ static sp_status split_target(const char *path, char **directory, char **json_na
     *directory = sp_path_dirname(path);
     *json_name = sp_strdup(sp_path_basename(path));
   } else {
-    *directory = sp_strdup(path);
+    size_t length = strlen(path);
+    while (length > 1 && path[length - 1] == '/') length--; /* "web/" names the directory "web" */
+    *directory = sp_strndup(path, length);
     *json_name = sp_strdup("model.json");
   }
   return *directory && *json_name ? SP_OK : SP_ERROR_NO_MEMORY;

@@ -95,6 +95,13 @@ Test(tfjs, export_round_trips_bit_identical_across_shards) {
   options.tfjs_shard_bytes = SP_TFJS_DEFAULT_SHARD_BYTES;
   SP_ASSERT_OK(sp_save(model, target, &options));
   cr_assert(!sp_path_exists(shard), "an old shard survived the replacement");
+  /* A trailing slash names the directory too, and needs no format option. */
+  char *slashed = sp_strdupf("%s/web2/", directory);
+  SP_ASSERT_OK(sp_save(model, slashed, NULL));
+  char *json = sp_strdupf("%s/web2/model.json", directory);
+  cr_assert(sp_is_regular_file(json), "%s was not written", json);
+  free(json);
+  free(slashed);
   sp_model_free(copy);
   sp_model_free(model);
   free(shard);
