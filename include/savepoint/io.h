@@ -73,9 +73,10 @@ sp_save_options sp_save_defaults(void);
 /* Saves the whole model: architecture, weights and (when compiled, and include_optimizer) the
  * training config and optimizer state. options may be NULL (the defaults). */
 sp_status sp_save(const sp_model *model, const char *path, const sp_save_options *options);
-/* Saves the weights only: Keras 3 `.weights.h5` (default), legacy weights-only HDF5
- * (format SP_FORMAT_LEGACY_WEIGHTS_H5, or a path ending .h5 that is not .weights.h5) or a
- * TF.js weights manifest. */
+/* Saves the weights only: Keras 3 `.weights.h5` (with the optimizer's state when the model is
+ * compiled and include_optimizer), legacy weights-only HDF5 (format SP_FORMAT_LEGACY_WEIGHTS_H5,
+ * or a path ending .h5 that is not .weights.h5), or a TF.js directory. As Keras requires, a
+ * `.keras` or `.json` path is refused. */
 sp_status sp_save_weights(const sp_model *model, const char *path, const sp_save_options *options);
 
 /* ---- loading ---- */
@@ -86,7 +87,8 @@ typedef void (*sp_warning_function)(const char *message, void *context);
 
 typedef struct sp_load_options {
   sp_format format;        /* SP_FORMAT_AUTO: path and content decide; else force a codec */
-  int compile;             /* restore the training config and optimizer state (default 1) */
+  int compile;             /* compile from the file's training config and restore the optimizer state
+                              (default 1); a config savepoint cannot apply is a warning, not an error */
   /* Weights files (sp_load_weights): */
   int by_name;             /* legacy HDF5: match layers by name instead of by position */
   int skip_mismatch;       /* with by_name: skip layers whose weights do not fit (reported) */
