@@ -2,6 +2,8 @@
 #ifndef SAVEPOINT_H
 #define SAVEPOINT_H
 
+#include "savepoint/custom.h"
+#include "savepoint/io.h"
 #include "savepoint/manifest.h"
 #include "savepoint/model.h"
 #include "savepoint/registry.h"

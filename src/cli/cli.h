@@ -18,6 +18,7 @@ typedef struct sp_cli_command {
 } sp_cli_command;
 
 /* The subcommands (src/cli/<name>.c). */
+int sp_cli_convert(int argc, char **argv);
 int sp_cli_show(int argc, char **argv);
 int sp_cli_verify(int argc, char **argv);
 int sp_cli_manifest(int argc, char **argv);

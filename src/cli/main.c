@@ -9,8 +9,9 @@
 #include "savepoint/savepoint.h"
 
 static const sp_cli_command commands[] = {
+    {"convert", "convert a model between .keras, .h5, .weights.h5, JSON and TF.js", sp_cli_convert},
     {"run", "run a SavedModel signature on inputs (like saved_model_cli run)", sp_cli_run},
-    {"show", "list the tensors of a checkpoint or print one tensor's values", sp_cli_show},
+    {"show", "what a model, weights file, SavedModel or checkpoint holds", sp_cli_show},
     {"verify", "check every checksum of a checkpoint and name what is damaged", sp_cli_verify},
     {"manifest", "write the sha256sum-style manifest of an artifact", sp_cli_manifest},
     {"registry", "artifact registry: list, show, history, label, verify, add, gc", sp_cli_registry},

@@ -17,6 +17,7 @@
 #include "cli/artifact.h"
 #include "cli/cli.h"
 #include "cli/saved_model_cli.h"
+#include "cli/show_model.h"
 #include "core/bytes.h"
 #include "core/json.h"
 #include "core/memory.h"
@@ -32,7 +33,9 @@ typedef struct show_options {
 static void print_help(void) {
   printf("usage: savepoint show PATH [--tensor NAME] [--json]\n\n"
          "Shows what PATH holds. PATH may be a TensorFlow checkpoint prefix (model.ckpt-1000),\n"
-         "its .index file, or a checkpoint directory (its 'checkpoint' file names the latest).\n\n"
+         "its .index file, or a checkpoint directory (its 'checkpoint' file names the latest);\n"
+         "or a Keras model or weights file (.keras, .h5, .weights.h5, to_json .json) or a TF.js\n"
+         "model.json: its format, Keras version, SHA-256 and a Keras-style summary (or its weights).\n\n"
          "  --tensor NAME  print the values of one tensor instead of the list\n"
          "  --json         machine-readable output: [{\"name\", \"dtype\", \"shape\", \"bytes\"}, ...]\n"
          "                 or, with --tensor, the values as a JSON nested list\n");
@@ -244,7 +247,7 @@ static int parse_arguments(int argc, char **argv, show_options *options) {
       if (++i == argc) return sp_cli_usage_error("show", "--tensor needs a tensor name");
       options->tensor = argv[i];
     } else if (argument[0] == '-' && argument[1] == '-') {
-      return sp_cli_usage_error("show", "unknown option '%s' for a checkpoint", argument);
+      return sp_cli_usage_error("show", "unknown option '%s' for a checkpoint or Keras file", argument);
     } else if (options->path) {
       return sp_cli_usage_error("show", "one PATH only (got '%s' and '%s')", options->path, argument);
     } else {
@@ -265,6 +268,12 @@ static int show_saved_model_command(int argc, char **argv, const sp_cli_artifact
   return sp_cli_show_saved_model(artifact->path, argc, argv);
 }
 
+static int show_model_command(int argc, char **argv, const sp_cli_artifact *artifact) {
+  show_options options;
+  int exit_code = parse_arguments(argc, argv, &options);
+  return exit_code >= 0 ? exit_code : sp_cli_show_model(artifact->path, options.json);
+}
+
 /* Each kind parses its own options (saved_model_cli's flags for SavedModels, --tensor for checkpoints). */
 typedef int (*show_handler)(int argc, char **argv, const sp_cli_artifact *artifact);
 
@@ -274,6 +283,9 @@ static const struct {
 } handlers[] = {
     {SP_CLI_ARTIFACT_CHECKPOINT, show_checkpoint_command},
     {SP_CLI_ARTIFACT_SAVED_MODEL, show_saved_model_command},
+    {SP_CLI_ARTIFACT_KERAS_ARCHIVE, show_model_command},
+    {SP_CLI_ARTIFACT_HDF5, show_model_command},
+    {SP_CLI_ARTIFACT_TFJS, show_model_command},
 };
 
 /* The PATH argument: --dir's value, or the first argument that is neither an option nor an option's value. */

@@ -17,6 +17,8 @@
 /* Reads a whole file. Refuses files larger than limit bytes (SP_ERROR_UNSAFE). */
 sp_status sp_read_file(const char *path, size_t limit, uint8_t **data, size_t *size) SP_MUST_CHECK;
 
+/* Reads a file of exactly size bytes into buffer (SP_ERROR_FORMAT when its size differs). */
+sp_status sp_read_file_into(const char *path, void *buffer, size_t size) SP_MUST_CHECK;
 int sp_path_exists(const char *path);
 int sp_is_directory(const char *path);
 int sp_is_regular_file(const char *path);

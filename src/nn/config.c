@@ -680,7 +680,9 @@ static const char *module_for_key(const char *key) {
   return NULL;
 }
 
-/* Keras 2 objects from Keras 3 ones: drop module/registered_name/shared_object_id, DTypePolicy → its name. */
+/* tf.keras 2.15's objects from Keras 3 ones: DTypePolicy → its name, no shared_object_id or
+ * build_config. Nested objects (initializers, regularizers, constraints) keep module and
+ * registered_name, as tf.keras >= 2.13 writes them (TF.js and older tf.keras ignore the keys). */
 static json_object *to_keras2(const json_object *value) {
   if (!value) return NULL;
   if (json_object_is_type(value, json_type_array)) {
@@ -699,9 +701,7 @@ static json_object *to_keras2(const json_object *value) {
   }
   json_object *object = json_object_new_object();
   json_object_object_foreach((json_object *)value, key, child) {
-    if (strcmp(key, "module") == 0 || strcmp(key, "registered_name") == 0 || strcmp(key, "shared_object_id") == 0 ||
-        strcmp(key, "build_config") == 0)
-      continue;
+    if (strcmp(key, "shared_object_id") == 0 || strcmp(key, "build_config") == 0) continue;
     json_object_object_add(object, key, to_keras2(child));
   }
   return object;
@@ -727,6 +727,7 @@ static json_object *dtype_policy(const char *name) {
 static json_object *layer_config(const sp_layer *layer, int keras_major) {
   int input = sp_layer_is_input(layer);
   if (keras_major < 3) {
+    if (layer->keras_major < 3) return copy_or_null(layer->config); /* a Keras 2 config goes back as it came */
     json_object *converted = to_keras2(layer->config);
     json_object *renamed = json_object_new_object();
     json_object_object_foreach(converted, key, child) {
@@ -740,8 +741,8 @@ static json_object *layer_config(const sp_layer *layer, int keras_major) {
   json_object_object_foreach(layer->config, key, child) {
     if (input && strcmp(key, "batch_input_shape") == 0) {
       json_object_object_add(config, "batch_shape", copy_or_null(child));
-    } else if (input && strcmp(key, "ragged") == 0) {
-      continue;
+    } else if (input && strcmp(key, "ragged") == 0 && layer->keras_major < 3) {
+      continue; /* Keras 2's key; a Keras 3 config that has it (3.8+) keeps it */
     } else if (!input && (strcmp(key, "batch_input_shape") == 0 || strcmp(key, "input_dim") == 0)) {
       continue; /* the explicit InputLayer carries the shape */
     } else if (!input && strcmp(key, "dtype") == 0 && child && json_object_is_type(child, json_type_string)) {
