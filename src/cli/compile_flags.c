@@ -12,7 +12,8 @@
 #include "savepoint/train.h"
 
 const char sp_cli_compile_help[] =
-    "compile (default: the compile_config stored in the model config):\n"
+    "compile (default: the model's own — a full-model file keeps its optimizer state — or the\n"
+    "compile_config stored in the model config; a flag below recompiles, except --learning-rate):\n"
     "  --optimizer NAME|JSON   sgd, adam, adamw, rmsprop, adagrad, nadam, or a Keras optimizer config\n"
     "                          (default adam when the model has none)\n"
     "  --learning-rate F       the optimizer's learning rate\n"
