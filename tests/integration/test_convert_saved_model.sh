@@ -10,15 +10,8 @@
 #   - with --registry (or SAVEPOINT_REGISTRY) the source is recorded once and each output with it as parent;
 #   - the TF 2.12 Keras SavedModel fixture converted to .keras and .h5 predicts what its own
 #     serving graph computes (`run` on the fixture).
-set -uo pipefail
-cli=${SP_CLI:?SP_CLI must name the savepoint binary}
+source "$(dirname "$0")/support.sh" convert-saved-model
 fixtures=${SP_FIXTURES:-}
-work=${SP_TEST_TMP:-/tmp}/convert-saved-model-$$
-rm -rf "$work" && mkdir -p "$work"
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-py() { /usr/bin/python3 -c "$@"; }
 /usr/bin/python3 -c 'import numpy' 2>/dev/null || { echo "skipped: numpy is not available to /usr/bin/python3"; exit 77; }
 
 cat > "$work/model.json" <<'JSON'
@@ -141,5 +134,4 @@ assert np.allclose(got, graph[0], rtol=1e-4, atol=1e-6), abs(got - graph[0]).max
 else
   echo "note: fixtures absent, the Keras SavedModel -> .keras half is skipped"
 fi
-[ "$failures" = 0 ] || exit 1
-echo "convert to and from SavedModel: all checks passed"
+finish "convert to and from SavedModel"

@@ -5,14 +5,7 @@
 # evaluate reads the compile_config stored in the .keras; train starts from the saved weights
 # of a .keras or .h5 (its first epoch's loss is near the file's loss, not a fresh start's).
 # tests/integration/test_resume_cross_process.sh checks bit-exact resumption.
-set -uo pipefail
-cli=${SP_CLI:?SP_CLI must name the savepoint binary}
-work=${SP_TEST_TMP:-/tmp}/model-files-cli-$$
-rm -rf "$work" && mkdir -p "$work"
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-py() { /usr/bin/python3 -c "$@"; }
+source "$(dirname "$0")/support.sh" model-files-cli
 
 cat > "$work/model.json" <<'JSON'
 {"module": "keras", "class_name": "Sequential", "config": {"name": "linear", "trainable": true, "layers": [
@@ -73,5 +66,4 @@ done
 
 "$cli" predict "$work/X.npy" --x "$work/X.npy" >/dev/null 2>"$work/err" && fail "predict on a .npy file should fail"
 grep -q "X.npy" "$work/err" || fail "the error should name the file that is not a model: $(cat "$work/err")"
-[ "$failures" = 0 ] || exit 1
-echo "model files in train/evaluate/predict: all checks passed"
+finish "model files in train/evaluate/predict"

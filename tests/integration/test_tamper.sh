@@ -8,15 +8,9 @@
 #     manifest left in place) are named. (A directory swapped whole with its own manifest is
 #     self-consistent: only the registry, or the SHA-256 the server reports, can tell.)
 # verify must exit non-zero and name the file every time; untouched artifacts verify.
-set -uo pipefail
-cli=${SP_CLI:?SP_CLI must name the savepoint binary}
-work=${SP_TEST_TMP:-/tmp}/tamper-$$
-rm -rf "$work" && mkdir -p "$work"
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/support.sh" tamper
 unset SAVEPOINT_REGISTRY
 registry="sqlite:///$work/registry.db"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 flip() { # FILE OFFSET: invert one byte in place
   /usr/bin/python3 -c 'import sys
 with open(sys.argv[1], "r+b") as f:
@@ -77,5 +71,4 @@ assert report["ok"] is False
 names = sorted(p["name"].split("/models/a/3/")[-1] for p in report["problems"])
 assert "variables/variables.data-00000-of-00001" in names, names
 PY
-[ "$failures" = 0 ] || exit 1
-echo "tamper: all checks passed"
+finish "tamper"
