@@ -5,6 +5,8 @@ A small Dense model (config JSON below) is written by `savepoint convert` as ver
 :predict with what numpy computes from the weights h5py reads out of the .h5 (a peer, not our own
 output), then moves to version 2 when it appears, and gives the same answers there; status and
 metadata show serving_default with the model's input and output names and the savepoint hash.
+Version 3 is the .keras again with its manifest (`savepoint manifest`) and then one flipped byte:
+the server refuses it (DATA_LOSS naming model.keras) and version 2 keeps answering.
 """
 
 import os
@@ -74,6 +76,24 @@ def body(work):
         check(len(entry.get("savepoint", {}).get("sha256", "")) == 64, "status lacks the SHA-256: %r" % entry)
         os.rename(staged, os.path.join(base, "2"))  # published by rename, as an export is
         server.wait_for(lambda: server.version_state(MODEL, 2) == "AVAILABLE", "version 2 (.h5) AVAILABLE")
+        check_predictions(server, 2, expected)
+        tampered = os.path.join(work, "tampered")
+        os.makedirs(tampered)
+        shutil.copy(os.path.join(base, "1", "model.keras"), os.path.join(tampered, "model.keras"))
+        result = subprocess.run([CLI, "manifest", tampered], capture_output=True, text=True)
+        check(result.returncode == 0, "savepoint manifest failed: %s" % result.stderr)
+        with open(os.path.join(tampered, "model.keras"), "r+b") as handle:
+            handle.seek(100)
+            byte = handle.read(1)
+            handle.seek(100)
+            handle.write(bytes([byte[0] ^ 0xFF]))
+        os.rename(tampered, os.path.join(base, "3"))
+        server.wait_for(lambda: server.version_state(MODEL, 3) == "END", "tampered version 3 refused")
+        status, body, _ = server.get("/v1/models/%s/versions/3" % MODEL)
+        refused = body["model_version_status"][0]["status"]
+        check(refused["error_code"] == "DATA_LOSS" and "model.keras" in refused["error_message"],
+              "version 3 status: %s" % refused)
+        check(server.version_state(MODEL, 2) == "AVAILABLE", "version 2 must keep serving")
         check_predictions(server, 2, expected)
         check(server.stop() == 0, "SIGTERM should exit 0\n" + server.log())
 
