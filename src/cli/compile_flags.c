@@ -12,7 +12,8 @@
 #include "savepoint/train.h"
 
 const char sp_cli_compile_help[] =
-    "compile (default: the compile_config stored in the model config):\n"
+    "compile (default: the model's own — a full-model file keeps its optimizer state — or the\n"
+    "compile_config stored in the model config; a flag below recompiles, except --learning-rate):\n"
     "  --optimizer NAME|JSON   sgd, adam, adamw, rmsprop, adagrad, nadam, or a Keras optimizer config\n"
     "                          (default adam when the model has none)\n"
     "  --learning-rate F       the optimizer's learning rate\n"
@@ -81,7 +82,17 @@ static sp_status merged_config(const sp_model *model, const sp_cli_compile_flags
   return SP_OK;
 }
 
+/* Sets the learning rate flag, if given, on the model's optimizer. */
+static sp_status apply_learning_rate(sp_model *model, const sp_cli_compile_flags *flags) {
+  if (isnan(flags->learning_rate)) return SP_OK;
+  return sp_optimizer_set(sp_model_optimizer(model), "learning_rate", flags->learning_rate);
+}
+
 sp_status sp_cli_compile(sp_model *model, const sp_cli_compile_flags *flags) {
+  /* A model loaded compiled from a full-model file carries its optimizer state: recompiling
+   * would throw it away and training would not resume where it stopped. */
+  if (sp_model_optimizer(model) && !flags->optimizer && !flags->loss && !flags->metrics)
+    return apply_learning_rate(model, flags);
   const json_object *stored = sp_cli_model_compile_config(model);
   json_object *config = NULL;
   if (stored && json_object_deep_copy((json_object *)stored, &config, NULL) != 0) return SP_ERROR_NO_MEMORY;
@@ -93,7 +104,5 @@ sp_status sp_cli_compile(sp_model *model, const sp_cli_compile_flags *flags) {
     free(text);
   }
   json_object_put(config);
-  if (status == SP_OK && !isnan(flags->learning_rate))
-    status = sp_optimizer_set(sp_model_optimizer(model), "learning_rate", flags->learning_rate);
-  return status;
+  return status == SP_OK ? apply_learning_rate(model, flags) : status;
 }

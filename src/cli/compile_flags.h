@@ -26,7 +26,9 @@ extern const char sp_cli_compile_help[];
 sp_cli_compile_flags sp_cli_compile_defaults(void);
 /* 1 when option was a compile flag (stored), 0 when not, -1 after a usage error. */
 int sp_cli_compile_option(const char *command, int option, const char *argument, sp_cli_compile_flags *flags);
-/* Compiles model from its compile_config with the flags applied on top (optimizer default: adam). */
+/* Compiles model from its compile_config with the flags applied on top (optimizer default: adam).
+ * A model that is already compiled (loaded from a full-model file, optimizer state and all) is
+ * kept as it is unless --optimizer, --loss or --metrics ask for another compile. */
 sp_status sp_cli_compile(sp_model *model, const sp_cli_compile_flags *flags);
 
 #endif

@@ -3,10 +3,15 @@
  * The tutorial's setup: the first 1000 training and first 1000 test images of Fashion-MNIST,
  * flattened to 784 values in [0, 1]; Dense(512, relu) → Dropout(0.2) → Dense(10); Adam(1e-3),
  * sparse categorical cross-entropy from logits, accuracy; batch 32, 10 epochs. It prints the
- * untrained model's accuracy, trains with progress, and prints the trained accuracy.
+ * untrained model's accuracy, trains with progress, and prints the trained accuracy. Then, in
+ * the output directory (--output, default ./savepoint-demo): the trained model saved as .keras,
+ * legacy .h5 and .weights.h5 + its JSON architecture, each restored into a fresh model whose test
+ * accuracy must equal the trained one exactly (the tutorial's "Restored model, accuracy"); an
+ * export to models/demo/<next version>/ with the commands that serve and query it; every file
+ * recorded in a registry (--registry, $SAVEPOINT_REGISTRY, else OUTPUT/registry.db), listed at
+ * the end as `savepoint registry list` prints it.
  *
- * Each step is one function over the demo's state, in the tutorial's order; the steps that
- * save, restore, export and register the model join the list in run_steps().
+ * Each step is one function over the demo's state, in the tutorial's order (run_steps()).
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -16,20 +21,40 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/export_saved_model.h"
+#include "cli/recording.h"
 #include "cli/training_data.h"
 #include "cli/training_output.h"
 #include "core/file.h"
 #include "core/memory.h"
+#include "savepoint/io.h"
+#include "savepoint/saved_model.h"
 #include "savepoint/train.h"
 #include "train/loop.h"
 
 enum { DEMO_SAMPLES = 1000, DEMO_PIXELS = 28 * 28 };
 
+#define DEMO_MODEL_NAME "demo"
+
 typedef struct demo_options {
-  const char *data_directory;
+  const char *data_directory, *output, *registry;
   int64_t seed;
   int epochs, json, verbose;
+  int argc; /* the command line, recorded with the run */
+  char **argv;
 } demo_options;
+
+/* The files the demo saves, restores and records, in order. */
+enum { SAVED_KERAS, SAVED_H5, SAVED_WEIGHTS, SAVED_ARCHITECTURE, SAVED_COUNT };
+
+typedef struct saved_file {
+  const char *label;   /* ".keras" */
+  const char *name;    /* file name in the output directory */
+  sp_artifact_kind kind;
+  char *path;
+  double restored_accuracy, restored_loss;
+  int restored;
+} saved_file;
 
 typedef struct demo {
   demo_options options;
@@ -37,22 +62,34 @@ typedef struct demo {
   sp_model *model;
   sp_history *history;
   double untrained_accuracy, untrained_loss, trained_accuracy, trained_loss, train_seconds;
+  char *output;          /* absolute output directory */
+  char *registry_url;
+  sp_cli_recorder recorder;
+  saved_file saved[SAVED_COUNT];
+  char *export_base, *export_path;
+  int64_t export_version;
 } demo;
 
 static void print_help(void) {
-  printf("usage: savepoint demo [--seed N] [--epochs N] [--data-dir DIR] [--json]\n\n"
+  printf("usage: savepoint demo [--output DIR] [--registry URL] [--seed N] [--epochs N] [--data-dir DIR] [--json]\n\n"
          "TensorFlow's save-point tutorial in C on Fashion-MNIST: 1000 training and 1000 test images,\n"
          "Dense(512, relu) → Dropout(0.2) → Dense(10), Adam(1e-3), sparse categorical cross-entropy\n"
-         "from logits, batch 32. Prints the accuracy before and after training.\n\n"
+         "from logits, batch 32. Prints the accuracy before and after training, saves the model as\n"
+         "model.keras, model.h5, model.weights.h5 + model.json, restores each and prints its accuracy\n"
+         "(equal to the trained one), exports models/demo/<next version>/ for TensorFlow Serving, and\n"
+         "records everything in a registry.\n\n"
+         "  --output DIR    where the files go (default ./savepoint-demo; created)\n"
+         "  --registry URL  the registry (default $SAVEPOINT_REGISTRY, else sqlite:///OUTPUT/registry.db)\n"
          "  --seed N        seed of the weights, shuffling and dropout (default 1337)\n"
          "  --epochs N      epochs to train (default 10)\n"
          "  --data-dir DIR  the Fashion-MNIST IDX files (default $SP_FASHION_MNIST or\n"
          "                  /usr/share/datasets/fashion-mnist)\n"
          "  --verbose 0|1|2 training progress (default 1; 0 with --json)\n"
-         "  --json          print {\"untrained_accuracy\", \"trained_accuracy\", …} only\n");
+         "  --json          print {\"untrained_accuracy\", \"trained_accuracy\", \"restored\", …} only\n");
 }
 
-enum { OPTION_SEED = 1500, OPTION_EPOCHS, OPTION_DATA_DIR, OPTION_VERBOSE, OPTION_JSON, OPTION_HELP };
+enum { OPTION_SEED = 1500, OPTION_EPOCHS, OPTION_DATA_DIR, OPTION_VERBOSE, OPTION_JSON, OPTION_HELP, OPTION_OUTPUT,
+       OPTION_REGISTRY };
 
 static int parse_arguments(int argc, char **argv, demo_options *options) {
   static const struct option long_options[] = {{"seed", required_argument, NULL, OPTION_SEED},
@@ -60,11 +97,14 @@ static int parse_arguments(int argc, char **argv, demo_options *options) {
                                                {"data-dir", required_argument, NULL, OPTION_DATA_DIR},
                                                {"verbose", required_argument, NULL, OPTION_VERBOSE},
                                                {"json", no_argument, NULL, OPTION_JSON},
+                                               {"output", required_argument, NULL, OPTION_OUTPUT},
+                                               {"registry", required_argument, NULL, OPTION_REGISTRY},
                                                {"help", no_argument, NULL, OPTION_HELP},
                                                {NULL, 0, NULL, 0}};
   const char *environment = getenv("SP_FASHION_MNIST");
   *options = (demo_options){.data_directory = environment && *environment ? environment : "/usr/share/datasets/fashion-mnist",
-                            .seed = 1337, .epochs = 10, .verbose = -1};
+                            .output = "savepoint-demo", .seed = 1337, .epochs = 10, .verbose = -1,
+                            .argc = argc, .argv = argv};
   opterr = 0;
   optind = 1;
   int option;
@@ -81,6 +121,8 @@ static int parse_arguments(int argc, char **argv, demo_options *options) {
         else options->verbose = (int)value;
         break;
       case OPTION_DATA_DIR: options->data_directory = optarg; break;
+      case OPTION_OUTPUT: options->output = optarg; break;
+      case OPTION_REGISTRY: options->registry = optarg; break;
       case OPTION_JSON: options->json = 1; break;
       case 'h':
       case OPTION_HELP: print_help(); return 0;
@@ -148,6 +190,14 @@ static sp_status load_data(demo *d) {
 
 /* ---- step 2: the model (the tutorial's create_model) ---- */
 
+static sp_status compile_model(sp_model *model) {
+  return sp_model_compile(model, sp_adam(0.001),
+                          "{\"module\": \"keras.losses\", \"class_name\": \"SparseCategoricalCrossentropy\", "
+                          "\"config\": {\"name\": \"sparse_categorical_crossentropy\", \"reduction\": \"sum_over_batch_size\", "
+                          "\"from_logits\": true, \"ignore_class\": null}, \"registered_name\": null}",
+                          (const char *[]){"accuracy", NULL});
+}
+
 static sp_status create_model(demo *d) {
   sp_model *model = sp_sequential("sequential");
   if (!model) return SP_ERROR_NO_MEMORY;
@@ -157,25 +207,25 @@ static sp_status create_model(demo *d) {
   SP_TRY(sp_model_add(model, sp_dense(512, "relu")));
   SP_TRY(sp_model_add(model, sp_dropout(0.2)));
   SP_TRY(sp_model_add(model, sp_dense(10, NULL)));
-  return sp_model_compile(model, sp_adam(0.001),
-                          "{\"module\": \"keras.losses\", \"class_name\": \"SparseCategoricalCrossentropy\", "
-                          "\"config\": {\"name\": \"sparse_categorical_crossentropy\", \"reduction\": \"sum_over_batch_size\", "
-                          "\"from_logits\": true, \"ignore_class\": null}, \"registered_name\": null}",
-                          (const char *[]){"accuracy", NULL});
+  return compile_model(model);
 }
 
 /* ---- steps 3 and 5: evaluate on the test images ---- */
 
-static sp_status evaluate(demo *d, const char *which, double *accuracy, double *loss) {
+static sp_status evaluate_model(demo *d, sp_model *model, const char *which, double *accuracy, double *loss) {
   sp_logs results;
-  SP_TRY(sp_model_evaluate(d->model, d->test_images, d->test_labels, NULL, &results));
+  SP_TRY(sp_model_evaluate(model, d->test_images, d->test_labels, NULL, &results));
   *accuracy = sp_logs_get(&results, "accuracy", 0);
   *loss = sp_logs_get(&results, "loss", 0);
-  say(d, "%s model, accuracy: %5.2f%%\n", which, 100 * *accuracy);
+  say(d, "%s, accuracy: %5.2f%%\n", which, 100 * *accuracy);
   return SP_OK;
 }
 
-static sp_status evaluate_untrained(demo *d) { return evaluate(d, "Untrained", &d->untrained_accuracy, &d->untrained_loss); }
+static sp_status evaluate(demo *d, const char *which, double *accuracy, double *loss) {
+  return evaluate_model(d, d->model, which, accuracy, loss);
+}
+
+static sp_status evaluate_untrained(demo *d) { return evaluate(d, "Untrained model", &d->untrained_accuracy, &d->untrained_loss); }
 
 /* ---- step 4: train ---- */
 
@@ -192,12 +242,150 @@ static sp_status train(demo *d) {
   return SP_OK;
 }
 
-static sp_status evaluate_trained(demo *d) { return evaluate(d, "Trained", &d->trained_accuracy, &d->trained_loss); }
+static sp_status evaluate_trained(demo *d) { return evaluate(d, "Trained model", &d->trained_accuracy, &d->trained_loss); }
+
+/* ---- step 6: the output directory and the registry ---- */
+
+static char *metrics_json(const demo *d) {
+  return sp_strdupf("{\"accuracy\": %.17g, \"loss\": %.17g}", d->trained_accuracy, d->trained_loss);
+}
+
+static sp_status open_output(demo *d) {
+  SP_TRY(sp_make_directories(d->options.output));
+  if (!(d->output = realpath(d->options.output, NULL)))
+    return sp_fail(SP_ERROR_IO, "cannot resolve the output directory '%s'", d->options.output);
+  const char *environment = getenv(SP_REGISTRY_ENVIRONMENT);
+  if (d->options.registry && *d->options.registry) d->registry_url = sp_strdup(d->options.registry);
+  else if (environment && *environment) d->registry_url = sp_strdup(environment);
+  else d->registry_url = sp_strdupf("sqlite://%s/registry.db", d->output);
+  if (!d->registry_url) return SP_ERROR_NO_MEMORY;
+  char *hyperparameters = sp_strdupf("{\"seed\": %lld, \"epochs\": %d, \"batch_size\": 32, \"optimizer\": \"adam\", "
+                                     "\"learning_rate\": 0.001, \"train_samples\": %d}",
+                                     (long long)d->options.seed, d->options.epochs, DEMO_SAMPLES);
+  if (!hyperparameters) return SP_ERROR_NO_MEMORY;
+  sp_status status = sp_cli_recorder_open(&d->recorder, d->registry_url, d->options.argc, d->options.argv, hyperparameters);
+  free(hyperparameters);
+  return status;
+}
+
+/* ---- step 7: save (the tutorial's model.save / save_weights / to_json) ---- */
+
+static sp_status record_saved(demo *d, const char *path, sp_artifact_kind kind, int64_t version) {
+  char *metrics = metrics_json(d);
+  if (!metrics) return SP_ERROR_NO_MEMORY;
+  sp_cli_recording recording = {.path = path, .kind = kind, .model = d->model, .name = DEMO_MODEL_NAME,
+                                .version = version, .metrics_json = metrics};
+  sp_status status = sp_cli_record(&d->recorder, &recording, NULL);
+  free(metrics);
+  return status;
+}
+
+static sp_status save_model(demo *d) {
+  const saved_file files[SAVED_COUNT] = {
+      [SAVED_KERAS] = {".keras", "model.keras", SP_ARTIFACT_MODEL},
+      [SAVED_H5] = {".h5", "model.h5", SP_ARTIFACT_MODEL},
+      [SAVED_WEIGHTS] = {".weights.h5", "model.weights.h5", SP_ARTIFACT_WEIGHTS},
+      [SAVED_ARCHITECTURE] = {".json", "model.json", SP_ARTIFACT_MODEL},
+  };
+  for (int i = 0; i < SAVED_COUNT; i++) {
+    d->saved[i] = files[i];
+    if (!(d->saved[i].path = sp_path_join(d->output, files[i].name))) return SP_ERROR_NO_MEMORY;
+    /* A path named model.json is TF.js by Keras's rule; the architecture is asked for by format. */
+    sp_save_options options = sp_save_defaults();
+    if (i == SAVED_ARCHITECTURE) options.format = SP_FORMAT_JSON;
+    SP_TRY(i == SAVED_WEIGHTS ? sp_save_weights(d->model, d->saved[i].path, &options)
+                              : sp_save(d->model, d->saved[i].path, &options));
+    SP_TRY(record_saved(d, d->saved[i].path, files[i].kind, 0));
+    say(d, "Saved %s\n", d->saved[i].path);
+  }
+  return SP_OK;
+}
+
+/* ---- step 8: restore each file into a fresh model and evaluate it ---- */
+
+static sp_status load_fresh(demo *d, int which, sp_model **model) {
+  sp_load_options options = sp_load_defaults();
+  if (which != SAVED_WEIGHTS) return sp_load(d->saved[which].path, &options, model);
+  /* The tutorial's create_model() + load_weights: the architecture from the JSON, then the weights. */
+  options.format = SP_FORMAT_JSON;
+  SP_TRY(sp_load(d->saved[SAVED_ARCHITECTURE].path, &options, model));
+  sp_status status = sp_model_optimizer(*model) ? SP_OK : compile_model(*model);
+  if (status == SP_OK) status = sp_load_weights(*model, d->saved[which].path, NULL);
+  return status;
+}
+
+static sp_status restore_models(demo *d) {
+  for (int i = 0; i < SAVED_COUNT; i++) {
+    if (i == SAVED_ARCHITECTURE) continue; /* restored with the weights */
+    sp_model *model = NULL;
+    char label[64];
+    snprintf(label, sizeof label, "Restored model (%s)", d->saved[i].label);
+    sp_status status = load_fresh(d, i, &model);
+    if (status == SP_OK) status = evaluate_model(d, model, label, &d->saved[i].restored_accuracy, &d->saved[i].restored_loss);
+    sp_model_free(model);
+    SP_TRY(sp_error_context(status, "restoring '%s'", d->saved[i].path));
+    d->saved[i].restored = 1;
+    if (d->saved[i].restored_accuracy != d->trained_accuracy)
+      return sp_fail(SP_ERROR_MISMATCH, "the model restored from '%s' has accuracy %.6f, the trained one %.6f",
+                     d->saved[i].path, d->saved[i].restored_accuracy, d->trained_accuracy);
+  }
+  return SP_OK;
+}
+
+/* ---- step 9: export for TensorFlow Serving ---- */
+
+/* The first version number above every numeric entry of base (1 in a new directory), so that
+ * running the demo again publishes a new version instead of failing. */
+static int64_t next_version(const char *base) {
+  char **names = NULL;
+  size_t count = 0;
+  int64_t highest = 0;
+  if (!sp_is_directory(base) || sp_list_directory(base, 1 << 20, &names, &count) != SP_OK) {
+    sp_clear_error();
+    return 1;
+  }
+  for (size_t i = 0; i < count; i++) {
+    char *end;
+    long long value = strtoll(names[i], &end, 10);
+    if (*names[i] && !*end && value > highest) highest = value;
+    free(names[i]);
+  }
+  free(names);
+  return highest + 1;
+}
+
+static sp_status export_model(demo *d) {
+  char *models = sp_path_join(d->output, "models");
+  d->export_base = models ? sp_path_join(models, DEMO_MODEL_NAME) : NULL;
+  free(models);
+  if (!d->export_base) return SP_ERROR_NO_MEMORY;
+  sp_export_options options = sp_export_defaults();
+  options.version = d->export_version = next_version(d->export_base);
+  SP_TRY(sp_export_saved_model(d->model, d->export_base, &options));
+  if (!(d->export_path = sp_export_path(d->export_base, &options))) return SP_ERROR_NO_MEMORY;
+  SP_TRY(record_saved(d, d->export_path, SP_ARTIFACT_EXPORT, d->export_version));
+  say(d, "Exported the SavedModel %s\n", d->export_path);
+  if (!d->options.json) sp_cli_print_serving_commands(stdout, d->model, d->export_base, DEMO_MODEL_NAME, NULL);
+  return SP_OK;
+}
+
+/* ---- step 10: what the registry holds ---- */
+
+static sp_status list_registry(demo *d) {
+  char *metrics = metrics_json(d);
+  sp_cli_recorder_close(&d->recorder, SP_OK, metrics);
+  free(metrics);
+  if (d->options.json) return SP_OK;
+  say(d, "\nThe registry %s (savepoint registry list):\n", d->registry_url);
+  char *argv[] = {(char *)"registry", (char *)"--registry", d->registry_url, (char *)"list", NULL};
+  return sp_cli_registry(4, argv) == 0 ? SP_OK : sp_fail(SP_ERROR_IO, "listing the registry '%s' failed", d->registry_url);
+}
 
 /* ---- the steps in order ---- */
 
 static sp_status run_steps(demo *d) {
-  sp_status (*const steps[])(demo *) = {load_data, create_model, evaluate_untrained, train, evaluate_trained};
+  sp_status (*const steps[])(demo *) = {load_data,   create_model,   evaluate_untrained, train,        evaluate_trained,
+                                       open_output, save_model,     restore_models,     export_model, list_registry};
   for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) SP_TRY(steps[i](d));
   return SP_OK;
 }
@@ -214,6 +402,26 @@ static void print_json(const demo *d) {
   json_object_object_add(root, "trained_loss", json_object_new_double(d->trained_loss));
   json_object_object_add(root, "train_seconds", json_object_new_double(d->train_seconds));
   json_object_object_add(root, "history", sp_cli_history_json(d->history, 0));
+  json_object_object_add(root, "output", json_object_new_string(d->output));
+  json_object *restored = json_object_new_array();
+  for (int i = 0; i < SAVED_COUNT; i++) {
+    json_object *entry = json_object_new_object();
+    json_object_object_add(entry, "format", json_object_new_string(d->saved[i].label));
+    json_object_object_add(entry, "path", json_object_new_string(d->saved[i].path));
+    if (d->saved[i].restored) {
+      json_object_object_add(entry, "accuracy", json_object_new_double(d->saved[i].restored_accuracy));
+      json_object_object_add(entry, "loss", json_object_new_double(d->saved[i].restored_loss));
+    }
+    json_object_array_add(restored, entry);
+  }
+  json_object_object_add(root, "restored", restored);
+  json_object *exported = json_object_new_object();
+  json_object_object_add(exported, "base_path", json_object_new_string(d->export_base));
+  json_object_object_add(exported, "path", json_object_new_string(d->export_path));
+  json_object_object_add(exported, "version", json_object_new_int64(d->export_version));
+  json_object_object_add(exported, "model_name", json_object_new_string(DEMO_MODEL_NAME));
+  json_object_object_add(root, "export", exported);
+  json_object_object_add(root, "registry", json_object_new_string(d->registry_url));
   sp_cli_print_json(root);
 }
 
@@ -223,6 +431,12 @@ int sp_cli_demo(int argc, char **argv) {
   if (exit_code >= 0) return exit_code;
   sp_status status = run_steps(&d);
   if (status == SP_OK && d.options.json) print_json(&d);
+  sp_cli_recorder_close(&d.recorder, status, NULL); /* after a failure; list_registry closed it otherwise */
+  for (int i = 0; i < SAVED_COUNT; i++) free(d.saved[i].path);
+  free(d.export_base);
+  free(d.export_path);
+  free(d.registry_url);
+  free(d.output);
   sp_history_free(d.history);
   sp_model_free(d.model);
   sp_tensor *tensors[] = {d.train_images, d.train_labels, d.test_images, d.test_labels};

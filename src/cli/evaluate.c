@@ -23,7 +23,8 @@ typedef struct evaluate_options {
 static void print_help(void) {
   printf("usage: savepoint evaluate MODEL DATA [options]\n\n"
          "Reports the loss (with regularization) and metrics of MODEL on labelled data, as Keras's\n"
-         "model.evaluate does. MODEL is a Keras model config JSON.\n\n"
+         "model.evaluate does. MODEL is any model file savepoint reads (.keras, .h5, TF.js model.json,\n"
+         "a Keras SavedModel) or a Keras model config JSON.\n\n"
          "%s%s"
          "  --batch-size N          samples per step (default 32)\n"
          "  --verbose 0|1|2         progress (default 0)\n"

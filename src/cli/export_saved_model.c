@@ -1,5 +1,5 @@
-/* export_saved_model.c — exporting a loaded model as a SavedModel from the command line and telling
- * the user how to serve it (see export_saved_model.h). The option names follow the project's
+/* export_saved_model.c — the SavedModel export options of the command line and telling the user
+ * how to serve an export (see export_saved_model.h). The option names follow the project's
  * flag style; --signature_name and --sequence_length are accepted too (saved_model_cli spells
  * flags with underscores).
  */
@@ -40,7 +40,7 @@ static int parse_count(const char *command, const char *name, const char *text, 
   return 0;
 }
 
-static int parse_options(const char *command, int argc, char **argv, sp_export_options *options) {
+int sp_cli_parse_export_options(const char *command, int argc, char **argv, sp_export_options *options) {
   for (int i = 1; i < argc; i++) {
     int takes_value;
     if (!sp_cli_is_export_option(argv[i], &takes_value)) continue;
@@ -48,34 +48,17 @@ static int parse_options(const char *command, int argc, char **argv, sp_export_o
       options->replace = 1;
       continue;
     }
-    const char *equals = strchr(argv[i], '=');
+    const char *name = argv[i], *equals = strchr(name, '=');
     const char *value = equals ? equals + 1 : i + 1 < argc ? argv[++i] : NULL;
-    if (!value) return sp_cli_usage_error(command, "%s needs a value", argv[i]);
+    if (!value) return sp_cli_usage_error(command, "%s needs a value", name);
     int code = 0;
-    if (strncmp(argv[i], "--version", 9) == 0) code = parse_count(command, "--version", value, &options->version);
-    else if (strncmp(argv[i], "--signature", 11) == 0) options->signature_name = value;
+    if (strncmp(name, "--version", 9) == 0) code = parse_count(command, "--version", value, &options->version);
+    else if (strncmp(name, "--signature", 11) == 0) options->signature_name = value;
     else code = parse_count(command, "--sequence-length", value, &options->sequence_length);
     if (code) return code;
   }
-  return 0;
-}
-
-int sp_cli_export_saved_model(const char *command, const sp_model *model, const char *directory, int argc,
-                              char **argv) {
-  sp_export_options options = sp_export_defaults();
-  int code = parse_options(command, argc, argv, &options);
-  if (code) return code;
-  if (options.version > 0 && options.replace)
+  if (options->version > 0 && options->replace)
     return sp_cli_usage_error(command, "--replace does not apply to --version: versions are never overwritten");
-  sp_status status = sp_export_saved_model(model, directory, &options);
-  if (status != SP_OK) return sp_cli_report(command, status);
-  char *written = sp_export_path(directory, &options);
-  printf("wrote the SavedModel %s\n", written ? written : directory);
-  free(written);
-  if (options.version > 0) {
-    const char *name = sp_path_basename(directory);
-    sp_cli_print_serving_commands(stdout, model, directory, *name ? name : "model", options.signature_name);
-  }
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "savepoint/model.h"
+#include "savepoint/saved_model.h"
 
 /* The options this part reads; convert passes its whole argv and skips these when it sees them. */
 #define SP_CLI_EXPORT_OPTIONS_HELP                                                                     \
@@ -21,10 +22,9 @@
  * has "=value"). */
 int sp_cli_is_export_option(const char *argument, int *takes_value);
 
-/* Exports model to directory with the options found in argv (others are ignored), then prints where
- * it went and how to serve and query it. Returns the exit status (0, 1, or 2 for a bad option). */
-int sp_cli_export_saved_model(const char *command, const sp_model *model, const char *directory, int argc,
-                              char **argv);
+/* Fills options from the export options found in argv (others are ignored). Returns 0, or the
+ * exit status of a usage error (2, already reported). */
+int sp_cli_parse_export_options(const char *command, int argc, char **argv, sp_export_options *options);
 
 /* Prints the tensorflow_model_server (or `savepoint serve`) command that serves base_path as
  * model_name, and a curl that sends it one all-zero example of the model's inputs. */

@@ -6,20 +6,29 @@
 #include "core/file.h"
 #include "core/json.h"
 #include "nn/model.h"
+#include "savepoint/io.h"
 
 enum { CONFIG_LIMIT = 64 << 20 };
 
-sp_status sp_cli_load_model(const char *path, sp_model **model) {
-  /* Formats hook: replace this body with the codecs' loader once they are merged. */
+/* An architecture alone is built but not initialised, so that the commands' --seed (set after
+ * loading) decides the initial weights, as it did before the codecs existed. */
+static sp_status load_architecture(const char *path, sp_model **model) {
   uint8_t *text;
   size_t size;
-  *model = NULL;
   SP_TRY(sp_read_file(path, CONFIG_LIMIT, &text, &size));
   sp_status status = sp_model_from_config((const char *)text, size, model);
   free(text);
-  if (status != SP_OK)
-    return sp_error_context(status, "loading '%s' (the training commands read a Keras model config JSON)", path);
-  return SP_OK;
+  return sp_error_context(status, "loading the model config '%s'", path);
+}
+
+sp_status sp_cli_load_model(const char *path, sp_model **model) {
+  *model = NULL;
+  sp_probe_info info;
+  SP_TRY(sp_probe(path, &info));
+  if (info.format == SP_FORMAT_JSON) return load_architecture(path, model);
+  /* Everything else as it is saved: weights, and for full-model files the training config and
+   * optimizer state, so that training resumes. */
+  return sp_load(path, NULL, model);
 }
 
 const json_object *sp_cli_model_compile_config(const sp_model *model) {

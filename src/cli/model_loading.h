@@ -1,10 +1,11 @@
 /* model_loading.h — the one place the training commands (train, evaluate, predict, demo's
  * later steps) turn a path into a model.
  *
- * Today it reads a Keras config JSON (config.json of a .keras archive, model.to_json(), Keras 2
- * or 3 layout); a compile_config inside it is kept on the model for the commands to honour.
- * When the format codecs land, sp_cli_load_model() becomes a call to their sp_load(path, …)
- * (weights, optimizer state and all) and nothing else in the commands changes.
+ * It is sp_load (savepoint/io.h): any model file savepoint reads — .keras, legacy .h5, TF.js,
+ * a Keras SavedModel, or a bare Keras config JSON (config.json of a .keras archive,
+ * model.to_json(), Keras 2 or 3 layout) — with its weights and, for full-model files, its
+ * training config and optimizer state. A compile_config is kept on the model for the commands
+ * to honour (sp_cli_compile keeps a restored optimizer unless flags replace it).
  */
 #ifndef SP_CLI_MODEL_LOADING_H
 #define SP_CLI_MODEL_LOADING_H

@@ -23,7 +23,8 @@ typedef struct predict_options {
 
 static void print_help(void) {
   printf("usage: savepoint predict MODEL DATA [--output Y.npy] [--json]\n\n"
-         "Runs MODEL (a Keras model config JSON) on every sample and prints the outputs as JSON:\n"
+         "Runs MODEL (.keras, .h5, TF.js model.json, a Keras SavedModel or a Keras config JSON) on every\n"
+         "sample and prints the outputs as JSON:\n"
          "{\"predictions\": [[…], …]} for one output, {\"outputs\": {\"<name>\": [[…], …]}} for several.\n\n"
          "%s"
          "  --output Y.npy          write float32 .npy files instead (Y.npy, Y_1.npy, … per output)\n"

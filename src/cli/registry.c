@@ -365,7 +365,7 @@ static int parse_options(int argc, char **argv, options *chosen) {
   memset(chosen, 0, sizeof *chosen);
   chosen->arguments = sp_alloc_zeroed((size_t)argc + 1, sizeof *chosen->arguments);
   if (!chosen->arguments) return sp_cli_report(command_name, SP_ERROR_NO_MEMORY);
-  optind = 1;
+  optind = 0; /* 0, not 1: glibc then re-reads the '-' mode below even after another command's getopt (demo) */
   opterr = 0;
   int option;
   /* A leading '-' in the option string makes getopt return each positional argument as option 1,

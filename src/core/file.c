@@ -102,6 +102,16 @@ int sp_is_directory(const char *path) {
   return stat(path, &info) == 0 && S_ISDIR(info.st_mode);
 }
 
+int sp_directory_is_empty(const char *path) {
+  DIR *directory = opendir(path);
+  if (!directory) return 0;
+  int empty = 1;
+  for (struct dirent *entry; empty && (entry = readdir(directory));)
+    empty = strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0;
+  closedir(directory);
+  return empty;
+}
+
 int sp_is_regular_file(const char *path) {
   struct stat info;
   return stat(path, &info) == 0 && S_ISREG(info.st_mode);

@@ -21,6 +21,8 @@ sp_status sp_read_file(const char *path, size_t limit, uint8_t **data, size_t *s
 sp_status sp_read_file_into(const char *path, void *buffer, size_t size) SP_MUST_CHECK;
 int sp_path_exists(const char *path);
 int sp_is_directory(const char *path);
+/* 1 when path is a directory with no entries (0 when it has some, or cannot be listed). */
+int sp_directory_is_empty(const char *path);
 int sp_is_regular_file(const char *path);
 /* File size in bytes, or an error naming the path. */
 sp_status sp_file_size(const char *path, uint64_t *size);

@@ -24,6 +24,7 @@ const sp_codec *const sp_codecs[] = {
     &sp_legacy_weights_h5_codec,
     &sp_tfjs_codec,
     &sp_json_arch_codec,
+    &sp_saved_model_codec,
     NULL,
 };
 

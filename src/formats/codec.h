@@ -72,6 +72,6 @@ void sp_probe_set(char *field, size_t capacity, const char *format, ...) SP_PRIN
 
 /* The codecs (one file each). */
 extern const sp_codec sp_keras_v3_codec, sp_keras_h5_codec, sp_legacy_weights_h5_codec, sp_weights_h5_codec,
-    sp_json_arch_codec, sp_tfjs_codec;
+    sp_json_arch_codec, sp_tfjs_codec, sp_saved_model_codec;
 
 #endif

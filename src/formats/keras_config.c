@@ -7,7 +7,10 @@
 #include "core/json.h"
 #include "core/memory.h"
 #include "formats/codec.h"
+#include "formats/keras_weights.h"
+#include "nn/compile.h"
 #include "nn/config.h"
+#include "nn/optimizer.h"
 
 static json_object *copy_of(const json_object *value) {
   json_object *copy = NULL;
@@ -43,7 +46,12 @@ sp_status sp_keras_model_from_object(const json_object *object, int keras_major,
 }
 
 json_object *sp_keras_compile_config(const sp_model *model) {
-  return copy_of(sp_json_member(model->object_extra, "compile_config"));
+  /* The config a model was loaded with is written back as it was (Keras keeps compile()'s
+   * arguments, so a file without an optimizer key stays without one); a model compiled in C
+   * gets its live config. */
+  const json_object *loaded = sp_json_member(model->object_extra, "compile_config");
+  if (loaded || !sp_model_training_config(model)) return copy_of(loaded);
+  return sp_training_config_json(model, SP_LAYOUT_KERAS3_COMPILE_CONFIG);
 }
 
 static void visit_layers(json_object *value, void (*visit)(const char *class_name, json_object *config), int depth) {
@@ -97,15 +105,13 @@ json_object *sp_keras_model_object(const sp_model *model, int keras_major) {
   return tree;
 }
 
-/* ---- training state ---- */
-
-static int training_available(void);
+/* ---- training state (the bridge to nn/compile.h) ---- */
 
 sp_status sp_keras_model_restore_training(sp_model *model, const json_object *config, const sp_load_options *options,
                                           const char *context, int *compiled) {
   *compiled = 0;
   const json_object *source = config ? config : sp_json_member(model->object_extra, "compile_config");
-  if (!source || json_object_is_type(source, json_type_null) || !options->compile || !training_available()) return SP_OK;
+  if (!source || json_object_is_type(source, json_type_null) || !options->compile) return SP_OK;
   sp_status status = sp_keras_model_compile(model, source, context);
   if (status == SP_OK) {
     *compiled = 1;
@@ -117,13 +123,55 @@ sp_status sp_keras_model_restore_training(sp_model *model, const json_object *co
   return SP_OK;
 }
 
-/* This build has no optimizers or losses yet (branch training). */
-static int training_available(void) { return 0; }
+/* tf.keras 2.11+'s short slot names ("Adam/m/dense/kernel:0"); Keras 3 calls them momentum and
+ * velocity. */
+static const char *keras2_slot_name(sp_optimizer_kind kind, const char *slot) {
+  int adam_family = kind == SP_OPTIMIZER_ADAM || kind == SP_OPTIMIZER_ADAMW || kind == SP_OPTIMIZER_NADAM;
+  if (adam_family && strcmp(slot, "momentum") == 0) return "m";
+  if (adam_family && strcmp(slot, "velocity") == 0) return "v";
+  if (adam_family && strcmp(slot, "velocity_hat") == 0) return "vhat";
+  if (kind == SP_OPTIMIZER_SGD && strcmp(slot, "momentum") == 0) return "m";
+  return slot;
+}
+
+static const char *keras2_class_name(sp_optimizer_kind kind) {
+  static const char *const names[] = {[SP_OPTIMIZER_SGD] = "SGD",         [SP_OPTIMIZER_ADAM] = "Adam",
+                                      [SP_OPTIMIZER_ADAMW] = "AdamW",     [SP_OPTIMIZER_RMSPROP] = "RMSprop",
+                                      [SP_OPTIMIZER_ADAGRAD] = "Adagrad", [SP_OPTIMIZER_NADAM] = "Nadam"};
+  return names[kind];
+}
+
+/* The tf.keras name of optimizer variable i, or NULL where tf.keras keeps none (learning_rate). */
+static char *keras2_variable_name(const sp_optimizer *optimizer, int i) {
+  const sp_optimizer_variable *variable = &optimizer->variables[i];
+  if (variable->value == optimizer->iteration) return sp_strdup("iteration:0");
+  if (!variable->slot || variable->target < 0 || variable->target >= optimizer->target_count) return NULL;
+  char *weight = sp_keras2_weight_name(optimizer->targets[variable->target]);
+  char *name = weight ? sp_strdupf("%s/%s/%s", keras2_class_name(optimizer->kind),
+                                   keras2_slot_name(optimizer->kind, variable->slot), weight)
+                      : NULL;
+  free(weight);
+  return name;
+}
 
 int sp_optimizer_state_of(const sp_model *model, sp_optimizer_state *state) {
-  (void)model;
   *state = (sp_optimizer_state){0};
-  return 0; /* savepoint has no optimizers in this build yet (branch training) */
+  sp_training_config *training = sp_model_training_config(model);
+  sp_optimizer *optimizer = training ? training->optimizer : NULL;
+  if (!optimizer || !optimizer->built || optimizer->variable_count == 0) return 0;
+  state->name = optimizer->name;
+  state->values = sp_alloc_zeroed((size_t)optimizer->variable_count + 1, sizeof *state->values);
+  state->keras2_names = sp_alloc_zeroed((size_t)optimizer->variable_count + 1, sizeof *state->keras2_names);
+  if (!state->values || !state->keras2_names) {
+    sp_optimizer_state_release(state);
+    return 0;
+  }
+  state->count = optimizer->variable_count;
+  for (int i = 0; i < optimizer->variable_count; i++) {
+    state->values[i] = optimizer->variables[i].value;
+    state->keras2_names[i] = keras2_variable_name(optimizer, i);
+  }
+  return 1;
 }
 
 void sp_optimizer_state_release(sp_optimizer_state *state) {
@@ -134,12 +182,10 @@ void sp_optimizer_state_release(sp_optimizer_state *state) {
 }
 
 sp_status sp_keras_model_compile(sp_model *model, const json_object *config, const char *context) {
-  (void)model;
-  (void)config;
-  return sp_fail(SP_ERROR_UNSUPPORTED, "%s: this build of savepoint cannot compile models", context);
+  return sp_model_compile_from_config(model, config, context); /* builds the optimizer's variables too */
 }
 
 json_object *sp_keras_training_config(const sp_model *model) {
-  (void)model;
-  return NULL;
+  if (!sp_model_training_config(model)) return NULL;
+  return sp_training_config_json(model, SP_LAYOUT_KERAS2_TRAINING_CONFIG);
 }

@@ -550,9 +550,22 @@ static sp_status write_model_weights(const sp_model *model, sp_h5_file *file, co
   return status;
 }
 
+/* Whether the optimizer has taken a step: tf.keras creates an optimizer's weights on its first
+ * step, so a compiled model that never trained has no optimizer_weights group. */
+static int optimizer_has_stepped(const sp_optimizer_state *state) {
+  for (int i = 0; i < state->count; i++)
+    if (state->keras2_names[i] && strcmp(state->keras2_names[i], "iteration:0") == 0)
+      return sp_tensor_get_double(state->values[i], 0) > 0;
+  return 1;
+}
+
 static sp_status write_optimizer(const sp_model *model, sp_h5_file *file) {
   sp_optimizer_state state;
   if (!sp_optimizer_state_of(model, &state)) return SP_OK;
+  if (!optimizer_has_stepped(&state)) {
+    sp_optimizer_state_release(&state);
+    return SP_OK;
+  }
   char **names = sp_alloc_zeroed((size_t)state.count + 1, sizeof *names);
   sp_tensor **values = sp_alloc_zeroed((size_t)state.count + 1, sizeof *values);
   sp_status status = names && values ? SP_OK : SP_ERROR_NO_MEMORY;

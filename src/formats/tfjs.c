@@ -15,7 +15,6 @@
  * group1-shard<i>of<n>.bin files of shard_bytes each (the last shorter). The directory is
  * built under a temporary name and swapped in whole (core/file.h).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -607,16 +606,6 @@ static sp_status split_target(const char *path, char **directory, char **json_na
   return *directory && *json_name ? SP_OK : SP_ERROR_NO_MEMORY;
 }
 
-static int directory_is_empty(const char *path) {
-  DIR *directory = opendir(path);
-  if (!directory) return 0;
-  int empty = 1;
-  for (struct dirent *entry; empty && (entry = readdir(directory));)
-    empty = strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0;
-  closedir(directory);
-  return empty;
-}
-
 /* Replacing a directory is only safe when it is a TF.js model (or empty, or absent). */
 static sp_status check_replaceable(const char *directory, const char *json_name) {
   if (!sp_path_exists(directory)) return SP_OK;
@@ -628,7 +617,7 @@ static sp_status check_replaceable(const char *directory, const char *json_name)
   if (is_model) return SP_OK;
   sp_probe_info info;
   SP_TRY(sp_probe(directory, &info));
-  if (info.format == SP_FORMAT_TFJS || directory_is_empty(directory)) return SP_OK;
+  if (info.format == SP_FORMAT_TFJS || sp_directory_is_empty(directory)) return SP_OK;
   return sp_fail(SP_ERROR_EXISTS, "'%s' already exists and is not a TensorFlow.js model (%s); savepoint replaces a "
                  "TF.js directory whole, so it will not overwrite this one — choose a new directory",
                  directory, info.description);

@@ -7,8 +7,7 @@
  * dimension unknown. Runs check dtype and shape against that signature (naming the input)
  * before calling sp_model_predict, which is safe from many threads on one built model.
  *
- * Loading files needs sp_load (savepoint/io.h, branch `formats`); until it is merged, loading
- * fails with a message saying so, and probing still recognises the directory.
+ * Files are read by sp_load (savepoint/io.h) without compiling: serving needs no optimizer.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -18,11 +17,8 @@
 #include "core/file.h"
 #include "core/memory.h"
 #include "savepoint/model.h"
-#include "serve/servable_formats.h"
-#if __has_include("savepoint/io.h")
 #include "savepoint/io.h"
-#define SP_HAVE_MODEL_LOADER 1
-#endif
+#include "serve/servable_formats.h"
 
 static int is_keras_file_name(const char *name) {
   if (name[0] == '.') return 0; /* temporary and hidden names */
@@ -235,23 +231,13 @@ static sp_status load_keras(const char *directory, const sp_servable_options *op
   char *path = NULL;
   SP_TRY(find_model_file(directory, &path));
   const char *format = sp_path_has_suffix(path, ".keras") ? "keras" : sp_path_has_suffix(path, ".json") ? "tfjs" : "h5";
-#ifdef SP_HAVE_MODEL_LOADER
   sp_load_options load_options = sp_load_defaults();
   load_options.compile = 0; /* serving needs no optimizer state */
   sp_model *model = NULL;
   sp_status status = sp_load(path, &load_options, &model);
   if (status == SP_OK) status = sp_servable_from_keras_model(model, format, sp_path_basename(path), servable);
-  if (status != SP_OK) status = sp_error_context(status, "loading '%s'", path);
-  free(path);
+  free(path); /* sp_load's message already names the file */
   return status;
-#else
-  sp_status status = sp_fail(SP_ERROR_UNSUPPORTED,
-                             "serving %s model '%s' needs the Keras/TF.js loaders (sp_load), which this build does not "
-                             "have yet; export a SavedModel for now",
-                             format, path);
-  free(path);
-  return status;
-#endif
 }
 
 const sp_servable_format sp_servable_format_keras = {"keras", probe_keras, load_keras};

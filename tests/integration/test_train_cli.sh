@@ -3,14 +3,7 @@
 # target (y = 2a - 3b + 1) is learned, two runs with one seed write identical histories, the
 # History/CSVLogger files have Keras's keys and columns, flags override the model's
 # compile_config, outputs have the right shape, and misuse exits 2 (usage) or 1 (failure).
-set -uo pipefail
-cli=${SP_CLI:?SP_CLI must name the savepoint binary}
-work=${SP_TEST_TMP:-/tmp}/train-cli-$$
-rm -rf "$work" && mkdir -p "$work"
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-py() { /usr/bin/python3 -c "$@"; }
+source "$(dirname "$0")/support.sh" train-cli
 
 cat > "$work/model.json" <<'JSON'
 {"module": "keras", "class_name": "Sequential", "config": {"name": "linear", "trainable": true, "layers": [
@@ -119,5 +112,4 @@ for command in train evaluate predict; do
   expect_exit 0 "$command --help" "$cli" "$command" --help
   grep -q "usage: savepoint $command" "$work/out" || fail "$command --help text"
 done
-[ "$failures" = 0 ] || exit 1
-echo "train/evaluate/predict: all checks passed"
+finish "train/evaluate/predict"
