@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The C example in README.md (the ```c block after <!-- readme-example -->) compiles against the
-# built library and public headers, runs, and learns what it says (f(0.5, -0.5) close to 3.5).
+# built library and public headers, runs, and learns what it says (f(0.5, -0.5) close to 3.5);
+# the model it saves as linear.keras is a zip archive holding Keras 3's three members, and the
+# model loaded back from it predicts exactly what the trained one did.
 # Under the sanitizers (SP_SANITIZE=1) it is built with clang and ASan+UBSan like the library.
 set -uo pipefail
 source_dir=${SP_SOURCE_DIR:?} binary_dir=${SP_BINARY_DIR:?}
@@ -19,8 +21,12 @@ if [ "${SP_SANITIZE:-0}" = 1 ]; then compiler=clang flags="-fsanitize=address,un
 "$compiler" -std=c11 -Wall -Wextra -Werror $flags -I"$source_dir/include" -I"$binary_dir/include" "$work/example.c" \
   "$binary_dir/libsavepoint.a" $(pkg-config --libs $requires) -lpthread -lm -o "$work/example" \
   || { echo "FAIL: the README example does not compile"; exit 1; }
-out=$("$work/example") || { echo "FAIL: the README example exited with an error: $out"; exit 1; }
+out=$(cd "$work" && ./example) || { echo "FAIL: the README example exited with an error: $out"; exit 1; }
 echo "$out"
-value=$(printf '%s' "$out" | sed -n 's/.*= \([-0-9.]*\)$/\1/p')
+value=$(printf '%s' "$out" | sed -n 's/^f(0.5, -0.5) = \([-0-9.]*\)$/\1/p')
+restored=$(printf '%s' "$out" | sed -n 's/.*restored from linear.keras: \([-0-9.]*\)$/\1/p')
+[ -n "$value" ] && [ "$value" = "$restored" ] || { echo "FAIL: the restored model predicts '$restored', the trained one '$value'"; exit 1; }
+/usr/bin/python3 -c "import sys, zipfile; names = set(zipfile.ZipFile(sys.argv[1]).namelist()); sys.exit(0 if {'metadata.json', 'config.json', 'model.weights.h5'} <= names else 1)" "$work/linear.keras" \
+  || { echo "FAIL: linear.keras lacks a member of a Keras 3 archive"; exit 1; }
 /usr/bin/python3 -c "import sys; sys.exit(0 if abs(float('$value') - 3.5) < 0.01 else 1)" \
   || { echo "FAIL: f(0.5, -0.5) = $value, expected 3.5"; exit 1; }
