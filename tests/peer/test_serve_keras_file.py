@@ -6,7 +6,8 @@ A small Dense model (config JSON below) is written by `savepoint convert` as ver
 output), then moves to version 2 when it appears, and gives the same answers there; status and
 metadata show serving_default with the model's input and output names and the savepoint hash.
 Version 3 is the .keras again with its manifest (`savepoint manifest`) and then one flipped byte:
-the server refuses it (DATA_LOSS naming model.keras) and version 2 keeps answering.
+the server refuses it (DATA_LOSS naming model.keras) and version 2 keeps answering. Version 4 is
+the same model as a TF.js layers model (model.json + shard): it takes over with the same answers.
 """
 
 import os
@@ -95,6 +96,12 @@ def body(work):
               "version 3 status: %s" % refused)
         check(server.version_state(MODEL, 2) == "AVAILABLE", "version 2 must keep serving")
         check_predictions(server, 2, expected)
+        staged = os.path.join(work, "staged-tfjs")
+        convert(os.path.join(base, "1", "model.keras"), staged + "/")
+        check(os.path.exists(os.path.join(staged, "model.json")), "convert to TF.js wrote no model.json")
+        os.rename(staged, os.path.join(base, "4"))
+        server.wait_for(lambda: server.version_state(MODEL, 4) == "AVAILABLE", "version 4 (TF.js) AVAILABLE")
+        check_predictions(server, 4, expected)
         check(server.stop() == 0, "SIGTERM should exit 0\n" + server.log())
 
 
