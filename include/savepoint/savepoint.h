@@ -2,6 +2,7 @@
 #ifndef SAVEPOINT_H
 #define SAVEPOINT_H
 
+#include "savepoint/checkpoint.h"
 #include "savepoint/manifest.h"
 #include "savepoint/registry.h"
 #include "savepoint/status.h"
