@@ -1,4 +1,4 @@
-/* checkpoint.h — TensorFlow checkpoints of a model.
+/* checkpoint.h — TensorFlow checkpoints of a model, and the checkpoint manager.
  *
  * One checkpoint (a prefix: "dir/ckpt-3" names dir/ckpt-3.index and dir/ckpt-3.data-*):
  *
@@ -9,6 +9,26 @@
  * VARIABLE_VALUE, optimizer slots under .OPTIMIZER_SLOT/optimizer/m, the
  * _CHECKPOINTABLE_OBJECT_GRAPH object graph), so tf.keras `model.load_weights(prefix)` and
  * tf.train.Checkpoint read what savepoint writes, and savepoint reads what they write.
+ *
+ * The manager keeps a directory of numbered checkpoints, as tf.train.CheckpointManager does, and
+ * adds what its users asked for:
+ *   - retention by max_to_keep, keep_checkpoint_every_n_hours and keep-best-K by a metric;
+ *   - it never deletes a file it did not write: the ownership manifest
+ *     DIR/.savepoint-checkpoints.json lists every checkpoint it wrote and its files, and only
+ *     those files are ever removed; a foreign file, or a checkpoint some other program listed
+ *     in the `checkpoint` state file, survives;
+ *   - restarts: a new manager on an existing directory adopts the manifest and the state file,
+ *     continues numbering after the highest number it finds, and keeps applying retention to
+ *     the checkpoints it wrote before;
+ *   - crash safety: each file is written under a temporary name and renamed into place, the index
+ *     last; the state file is replaced atomically only after the checkpoint is durable; a crash
+ *     at any instant leaves the previous state file naming complete checkpoints. Temporary names
+ *     (".ckpt-3.index.tmp-XXXXXX") are ignored, and removed only on request;
+ *   - asynchronous saving: save() copies the values (memcpy into reused buffers) and returns
+ *     while a writer thread writes them; at most one save is in flight; a failed write is
+ *     reported by the next save, wait or close;
+ *   - one manager per directory at a time (an advisory lock on the directory; a killed process
+ *     releases it).
  */
 #ifndef SAVEPOINT_CHECKPOINT_H
 #define SAVEPOINT_CHECKPOINT_H
@@ -17,6 +37,7 @@
 #include <stdint.h>
 
 #include "savepoint/model.h"
+#include "savepoint/registry.h"
 #include "savepoint/status.h"
 
 #ifdef __cplusplus
@@ -43,6 +64,89 @@ sp_status sp_checkpoint_read(sp_model *model, const char *prefix, const sp_check
 sp_status sp_checkpoint_read_training_state(const char *prefix, char **json);
 /* 1 when <prefix>.index exists. */
 int sp_checkpoint_exists(const char *prefix);
+
+/* ---- the manager ---- */
+
+#define SP_CHECKPOINT_MANIFEST_NAME ".savepoint-checkpoints.json"
+
+typedef struct sp_checkpoint_manager sp_checkpoint_manager;
+
+/* Seconds since the Unix epoch; injectable for tests of keep_checkpoint_every_n_hours. */
+typedef double (*sp_checkpoint_clock)(void *context);
+
+typedef enum sp_checkpoint_mode {
+  SP_CHECKPOINT_MODE_MIN = 0, /* lower metric is better (a loss) */
+  SP_CHECKPOINT_MODE_MAX = 1  /* higher metric is better (an accuracy) */
+} sp_checkpoint_mode;
+
+typedef struct sp_checkpoint_manager_options {
+  int max_to_keep;                      /* newest checkpoints kept (default 5); 0 keeps all (TF's None) */
+  double keep_checkpoint_every_n_hours; /* 0: off; else an evicted checkpoint at least this many hours
+                                           after the last preserved one is preserved */
+  const char *checkpoint_name;          /* "ckpt": files ckpt-<n>.index, ckpt-<n>.data-…, ckpt-<n>.sha256 */
+  int64_t checkpoint_interval;          /* with steps: save only when step >= last saved step + interval */
+  int keep_best;                        /* K > 0: the K best checkpoints by their metric are kept too */
+  sp_checkpoint_mode mode;              /* what "best" means (default min) */
+  int async;                            /* 1: a writer thread writes while training continues */
+  int include_optimizer;                /* default 1 */
+  int read_only;                        /* inspect only: no lock, never writes (savepoint ckpt list) */
+  sp_checkpoint_clock clock;            /* NULL: the system clock */
+  void *clock_context;
+  sp_registry *registry;                /* records each checkpoint and deletion; NULL: none */
+  int64_t registry_run_id;              /* the run the checkpoints belong to, 0 for none */
+} sp_checkpoint_manager_options;
+
+sp_checkpoint_manager_options sp_checkpoint_manager_defaults(void);
+
+/* Opens (creating) the directory, takes its lock and adopts what it holds. options may be NULL. */
+sp_status sp_checkpoint_manager_open(const char *directory, const sp_checkpoint_manager_options *options,
+                                     sp_checkpoint_manager **manager);
+
+typedef struct sp_checkpoint_save_info {
+  int64_t step;               /* < 0: number from the manager's counter; else the file is <name>-<step> */
+  int has_metric;             /* metric is set (for keep_best and for listings) */
+  double metric;
+  const char *training_state; /* JSON kept with the checkpoint (see sp_checkpoint_read_training_state) */
+} sp_checkpoint_save_info;
+
+/* Saves a checkpoint of model. info may be NULL. *prefix (may be NULL) receives the new
+ * checkpoint's prefix (caller frees), or NULL when checkpoint_interval skipped this step. With
+ * async the values are copied and the call returns before the files are written; an earlier
+ * save's failure is returned here first. */
+sp_status sp_checkpoint_manager_save(sp_checkpoint_manager *manager, const sp_model *model,
+                                     const sp_checkpoint_save_info *info, char **prefix);
+/* Waits until no save is in flight; returns the failure of the one that just finished, if any. */
+sp_status sp_checkpoint_manager_wait(sp_checkpoint_manager *manager);
+/* Waits, releases the lock and frees the manager; returns a pending save failure. */
+sp_status sp_checkpoint_manager_close(sp_checkpoint_manager *manager);
+
+enum {
+  SP_CHECKPOINT_KEPT_RECENT = 1,    /* among the newest max_to_keep (listed in the state file) */
+  SP_CHECKPOINT_KEPT_BEST = 2,      /* among the keep_best best by metric */
+  SP_CHECKPOINT_KEPT_PRESERVED = 4  /* preserved by keep_checkpoint_every_n_hours */
+};
+
+typedef struct sp_checkpoint_info {
+  const char *prefix;    /* full path (borrowed from the manager) */
+  int64_t number;
+  int64_t step;          /* -1 when not given */
+  double timestamp;      /* Unix seconds of the save */
+  int has_metric;
+  double metric;
+  int owned;             /* written by this manager (listed in its manifest): retention may delete it */
+  int kept;              /* SP_CHECKPOINT_KEPT_* flags */
+} sp_checkpoint_info;
+
+/* Checkpoints the manager knows, oldest first (written ones, and those the state file names). */
+size_t sp_checkpoint_manager_count(const sp_checkpoint_manager *manager);
+sp_status sp_checkpoint_manager_get(const sp_checkpoint_manager *manager, size_t index, sp_checkpoint_info *info);
+/* The newest checkpoint's prefix (borrowed), or NULL when there is none. */
+const char *sp_checkpoint_manager_latest(const sp_checkpoint_manager *manager);
+/* Applies retention now (e.g. after changing max_to_keep: `savepoint ckpt prune`). */
+sp_status sp_checkpoint_manager_prune(sp_checkpoint_manager *manager);
+/* Removes temporary files of this manager's checkpoint name that crashed writers left behind
+ * (".ckpt-7.index.tmp-XXXXXX"); *removed (may be NULL) gets how many. */
+sp_status sp_checkpoint_manager_remove_temporaries(sp_checkpoint_manager *manager, size_t *removed);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,7 @@ int sp_cli_show(int argc, char **argv);
 int sp_cli_verify(int argc, char **argv);
 int sp_cli_manifest(int argc, char **argv);
 int sp_cli_registry(int argc, char **argv);
+int sp_cli_ckpt(int argc, char **argv);
 
 /* Prints "savepoint <command>: <sp_last_error()>" and returns the exit status for status. */
 int sp_cli_report(const char *command, sp_status status);

@@ -12,6 +12,7 @@ static const sp_cli_command commands[] = {
     {"verify", "check every checksum of a checkpoint and name what is damaged", sp_cli_verify},
     {"manifest", "write the sha256sum-style manifest of an artifact", sp_cli_manifest},
     {"registry", "artifact registry: list, show, history, label, verify, add, gc", sp_cli_registry},
+    {"ckpt", "checkpoint directories: list, latest, prune", sp_cli_ckpt},
     {NULL, NULL, NULL},
 };
 
