@@ -64,6 +64,21 @@ sp_layer *sp_activation_layer(const char *activation);
 sp_layer *sp_dropout(double rate);
 sp_layer *sp_flatten(void);
 sp_layer *sp_reshape(int rank, const int64_t *target_shape);
+/* Recurrent layers with Keras 3 defaults (tanh, sigmoid gates, GRU reset_after=true); other
+ * options (return_state, go_backwards, dropout, …) through sp_layer_new. */
+sp_layer *sp_simple_rnn(int64_t units, const char *activation, int return_sequences);
+sp_layer *sp_gru(int64_t units, int return_sequences);
+sp_layer *sp_lstm(int64_t units, int return_sequences);
+/* BatchNormalization (axis -1, momentum 0.99, epsilon 1e-3) and LayerNormalization (axis -1, epsilon 1e-3). */
+sp_layer *sp_batch_normalization(void);
+sp_layer *sp_layer_normalization(void);
+sp_layer *sp_embedding(int64_t input_dim, int64_t output_dim);
+/* Merge layers, called with sp_model_call on two or more symbols. */
+sp_layer *sp_add(void);
+sp_layer *sp_subtract(void);
+sp_layer *sp_multiply(void);
+sp_layer *sp_average(void);
+sp_layer *sp_concatenate(int axis);
 /* Frees a layer that was never given to a model. */
 void sp_layer_free(sp_layer *layer);
 

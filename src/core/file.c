@@ -149,10 +149,10 @@ sp_status sp_make_directories(const char *path) {
   return SP_OK;
 }
 
-sp_status sp_remove_tree(const char *path) {
-  struct stat info;
-  if (lstat(path, &info) != 0) return errno == ENOENT ? SP_OK : io_failure("cannot stat", path);
-  if (!S_ISDIR(info.st_mode)) return unlink(path) == 0 ? SP_OK : io_failure("cannot remove", path);
+static sp_status fsync_tree(const char *path);
+
+/* Calls visit on every entry of a directory but "." and "..", stopping at the first failure. */
+static sp_status for_each_child(const char *path, sp_status (*visit)(const char *child)) {
   DIR *directory = opendir(path);
   if (!directory) return io_failure("cannot open directory", path);
   sp_status status = SP_OK;
@@ -160,10 +160,18 @@ sp_status sp_remove_tree(const char *path) {
   while (status == SP_OK && (entry = readdir(directory)) != NULL) {
     if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
     char *child = sp_path_join(path, entry->d_name);
-    status = child ? sp_remove_tree(child) : SP_ERROR_NO_MEMORY;
+    status = child ? visit(child) : SP_ERROR_NO_MEMORY;
     free(child);
   }
   closedir(directory);
+  return status;
+}
+
+sp_status sp_remove_tree(const char *path) {
+  struct stat info;
+  if (lstat(path, &info) != 0) return errno == ENOENT ? SP_OK : io_failure("cannot stat", path);
+  if (!S_ISDIR(info.st_mode)) return unlink(path) == 0 ? SP_OK : io_failure("cannot remove", path);
+  sp_status status = for_each_child(path, sp_remove_tree);
   if (status == SP_OK && rmdir(path) != 0) status = io_failure("cannot remove directory", path);
   return status;
 }
@@ -315,17 +323,7 @@ static sp_status fsync_tree(const char *path) {
   if (lstat(path, &info) != 0) return io_failure("cannot stat", path);
   if (S_ISREG(info.st_mode)) return fsync_path(path, O_RDONLY);
   if (!S_ISDIR(info.st_mode)) return SP_OK;
-  DIR *directory = opendir(path);
-  if (!directory) return io_failure("cannot open directory", path);
-  sp_status status = SP_OK;
-  struct dirent *entry;
-  while (status == SP_OK && (entry = readdir(directory)) != NULL) {
-    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
-    char *child = sp_path_join(path, entry->d_name);
-    status = child ? fsync_tree(child) : SP_ERROR_NO_MEMORY;
-    free(child);
-  }
-  closedir(directory);
+  sp_status status = for_each_child(path, fsync_tree);
   return status == SP_OK ? sp_fsync_directory(path) : status;
 }
 

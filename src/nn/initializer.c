@@ -72,6 +72,22 @@ static const named_initializer known[] = {
     {"identity", "Identity", {.family = FAMILY_IDENTITY, .value = 1}},
 };
 
+/* A Keras spec is a name ("glorot_uniform") or an object {"class_name": …, "config": {…}}. */
+static sp_status spec_name_and_config(const json_object *spec, const char *kind, const char *context, const char **name,
+                                      const json_object **config) {
+  *name = NULL;
+  *config = NULL;
+  if (json_object_is_type(spec, json_type_string)) {
+    *name = json_object_get_string((json_object *)spec);
+  } else if (json_object_is_type(spec, json_type_object)) {
+    SP_TRY(sp_json_get_string(spec, "class_name", NULL, context, name));
+    *config = sp_json_member(spec, "config");
+  }
+  if (!*name) return sp_fail(SP_ERROR_FORMAT, "%s: a%s %s must be a name or {class_name, config}", context,
+                             kind[0] == 'i' ? "n" : "", kind);
+  return SP_OK;
+}
+
 static const named_initializer *find_initializer(const char *name) {
   for (size_t i = 0; i < sizeof known / sizeof *known; i++)
     if (strcmp(name, known[i].snake_name) == 0 || (known[i].class_name && strcmp(name, known[i].class_name) == 0))
@@ -117,19 +133,13 @@ static sp_status parse_arguments(const json_object *config, const char *context,
 }
 
 static sp_status resolve(const json_object *spec_json, const char *context, initializer *spec) {
-  const char *name = NULL;
-  const json_object *config = NULL;
+  const char *name;
+  const json_object *config;
   if (!spec_json || json_object_is_type(spec_json, json_type_null)) {
     *spec = known[0].defaults;
     return SP_OK;
   }
-  if (json_object_is_type(spec_json, json_type_string)) {
-    name = json_object_get_string((json_object *)spec_json);
-  } else if (json_object_is_type(spec_json, json_type_object)) {
-    SP_TRY(sp_json_get_string(spec_json, "class_name", NULL, context, &name));
-    config = sp_json_member(spec_json, "config");
-  }
-  if (!name) return sp_fail(SP_ERROR_FORMAT, "%s: an initializer must be a name or {class_name, config}", context);
+  SP_TRY(spec_name_and_config(spec_json, "initializer", context, &name, &config));
   const named_initializer *found = find_initializer(name);
   if (!found)
     return sp_fail(SP_ERROR_UNSUPPORTED,
@@ -258,15 +268,9 @@ sp_status sp_initializer_fill(const json_object *spec_json, sp_tensor *tensor, s
 sp_status sp_regularizer_parse(const json_object *spec, const char *context, sp_regularizer *regularizer) {
   regularizer->l1 = regularizer->l2 = 0;
   if (!spec || json_object_is_type(spec, json_type_null)) return SP_OK;
-  const char *name = NULL;
-  const json_object *config = NULL;
-  if (json_object_is_type(spec, json_type_string)) {
-    name = json_object_get_string((json_object *)spec);
-  } else {
-    SP_TRY(sp_json_get_string(spec, "class_name", NULL, context, &name));
-    config = sp_json_member(spec, "config");
-  }
-  if (!name) return sp_fail(SP_ERROR_FORMAT, "%s: a regularizer must be a name or {class_name, config}", context);
+  const char *name;
+  const json_object *config;
+  SP_TRY(spec_name_and_config(spec, "regularizer", context, &name, &config));
   int l1 = strcmp(name, "L1") == 0 || strcmp(name, "l1") == 0;
   int l2 = strcmp(name, "L2") == 0 || strcmp(name, "l2") == 0;
   int both = strcmp(name, "L1L2") == 0 || strcmp(name, "l1_l2") == 0;
@@ -295,15 +299,9 @@ double sp_regularizer_apply(const sp_regularizer *regularizer, const sp_tensor *
 sp_status sp_constraint_parse(const json_object *spec, const char *context, sp_constraint *constraint) {
   memset(constraint, 0, sizeof *constraint);
   if (!spec || json_object_is_type(spec, json_type_null)) return SP_OK;
-  const char *name = NULL;
-  const json_object *config = NULL;
-  if (json_object_is_type(spec, json_type_string)) {
-    name = json_object_get_string((json_object *)spec);
-  } else {
-    SP_TRY(sp_json_get_string(spec, "class_name", NULL, context, &name));
-    config = sp_json_member(spec, "config");
-  }
-  if (!name) return sp_fail(SP_ERROR_FORMAT, "%s: a constraint must be a name or {class_name, config}", context);
+  const char *name;
+  const json_object *config;
+  SP_TRY(spec_name_and_config(spec, "constraint", context, &name, &config));
   if (strcmp(name, "NonNeg") == 0 || strcmp(name, "non_neg") == 0) constraint->kind = SP_CONSTRAINT_NON_NEG;
   else if (strcmp(name, "MaxNorm") == 0 || strcmp(name, "max_norm") == 0) constraint->kind = SP_CONSTRAINT_MAX_NORM;
   else if (strcmp(name, "MinMaxNorm") == 0 || strcmp(name, "min_max_norm") == 0) constraint->kind = SP_CONSTRAINT_MIN_MAX_NORM;

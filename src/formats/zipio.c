@@ -1,0 +1,632 @@
+/* zipio.c — zip reading and writing over libzip (see zipio.h for the guarantees).
+ *
+ * Opening validates the whole archive before anything is read: libzip parses it (with
+ * ZIP_CHECKCONS, which also compares local headers with the central directory), and an
+ * independent walk of the central directory through sp_reader cross-checks the member
+ * count and every raw name, because libzip turns a NUL byte in a name into a space while
+ * Python's zipfile cuts the name there — two readers must never see different members.
+ */
+#include "formats/zipio.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zip.h>
+
+#include "core/bytes.h"
+#include "core/file.h"
+#include "core/memory.h"
+
+#define GIB (UINT64_C(1) << 30)
+#define MIB (UINT64_C(1) << 20)
+/* formats.md §1.1: Keras refuses a member over 4 GiB (256 MiB when extracting) that is
+ * also more than 100x its compressed size. */
+static const uint64_t bomb_floor_on_open = 4 * GIB;
+static const uint64_t bomb_floor_on_extract = 256 * MIB;
+static const uint64_t bomb_ratio = 100;
+/* A central directory this large is not a Keras archive. */
+static const uint64_t central_directory_limit = 256 * MIB;
+static const size_t extract_chunk_bytes = 1 << 20;
+
+struct sp_zip_reader {
+  zip_t *archive;
+  char *name;
+  sp_zip_member *members; /* members[i] is libzip entry i */
+  const sp_zip_member **by_name;
+  size_t count;
+};
+
+struct sp_zip_writer {
+  zip_t *archive;
+  char *final_path;
+  char *temp_path;
+  size_t count;
+};
+
+/* ------------------------------------------------------------ member names ---- */
+
+/* Why a member name could escape the directory it is extracted into, or NULL. Backslashes
+ * count as separators, since Windows writers use them. */
+static const char *name_problem(const char *name, size_t length) {
+  if (length == 0) return "has an empty name";
+  if (memchr(name, '\0', length)) return "has a NUL byte in its name";
+  if (name[0] == '/' || name[0] == '\\') return "has an absolute path";
+  if (length >= 2 && name[1] == ':' && ((name[0] | 0x20) >= 'a' && (name[0] | 0x20) <= 'z'))
+    return "starts with a drive letter";
+  for (size_t start = 0; start < length;) {
+    size_t end = start;
+    while (end < length && name[end] != '/' && name[end] != '\\') end++;
+    if (end - start == 2 && name[start] == '.' && name[start + 1] == '.') return "escapes its directory with '..'";
+    start = end + 1;
+  }
+  return NULL;
+}
+
+static int is_zip_bomb(uint64_t size, uint64_t compressed_size, uint64_t floor) {
+  if (size <= floor || compressed_size > UINT64_MAX / bomb_ratio) return 0;
+  return size > compressed_size * bomb_ratio;
+}
+
+/* -------------------------------------------- independent central directory ---- */
+
+/* The raw member names of the central directory, as bytes with lengths. */
+typedef struct central_name {
+  const uint8_t *bytes;
+  size_t length;
+} central_name;
+
+typedef struct central_directory {
+  uint8_t *bytes;
+  central_name *names;
+  uint64_t entries;
+} central_directory;
+
+static void central_directory_free(central_directory *directory) {
+  free(directory->bytes);
+  free(directory->names);
+  memset(directory, 0, sizeof *directory);
+}
+
+static sp_status read_source_at(zip_source_t *source, const char *archive, uint64_t offset, size_t length,
+                                uint8_t *out) {
+  if (zip_source_seek(source, (zip_int64_t)offset, SEEK_SET) < 0)
+    return sp_fail(SP_ERROR_IO, "%s: seeking to byte %llu: %s", archive, (unsigned long long)offset,
+                   zip_error_strerror(zip_source_error(source)));
+  size_t done = 0;
+  while (done < length) {
+    zip_int64_t got = zip_source_read(source, out + done, length - done);
+    if (got <= 0)
+      return sp_fail(got < 0 ? SP_ERROR_IO : SP_ERROR_FORMAT, "%s: reading %zu bytes at byte %llu: %s", archive,
+                     length, (unsigned long long)offset, got < 0 ? zip_error_strerror(zip_source_error(source))
+                                                                 : "the archive is truncated");
+    done += (size_t)got;
+  }
+  return SP_OK;
+}
+
+static uint16_t load_u16le(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+/* Finds the end-of-central-directory record (the last one, as Python's zipfile does) and
+ * the central directory's offset, size and entry count (zip64 when marked so). */
+static sp_status locate_central_directory(zip_source_t *source, const char *archive, uint64_t total,
+                                          uint64_t *offset, uint64_t *size, uint64_t *entries) {
+  enum { EOCD = 22, LOCATOR = 20, EOCD64 = 56, MAX_COMMENT = 65535 };
+  if (total < EOCD) return sp_fail(SP_ERROR_FORMAT, "%s: %llu bytes is too small for a zip archive", archive,
+                                   (unsigned long long)total);
+  size_t tail_length = (size_t)(total < EOCD + MAX_COMMENT + LOCATOR ? total : EOCD + MAX_COMMENT + LOCATOR);
+  uint64_t tail_start = total - tail_length;
+  uint8_t *tail = sp_alloc(tail_length);
+  if (!tail) return SP_ERROR_NO_MEMORY;
+  sp_status status = read_source_at(source, archive, tail_start, tail_length, tail);
+  size_t record = SIZE_MAX;
+  for (size_t at = tail_length - EOCD + 1; status == SP_OK && at-- > 0;) {
+    if (sp_load_u32le(tail + at) == 0x06054b50 && at + EOCD + load_u16le(tail + at + 20) <= tail_length) {
+      record = at;
+      break;
+    }
+  }
+  if (status == SP_OK && record == SIZE_MAX)
+    status = sp_fail(SP_ERROR_FORMAT, "%s: no end-of-central-directory record (not a zip archive, or truncated)",
+                     archive);
+  if (status == SP_OK) {
+    const uint8_t *end = tail + record;
+    if (load_u16le(end + 4) != 0 || load_u16le(end + 6) != 0)
+      status = sp_fail(SP_ERROR_UNSUPPORTED, "%s: multi-disk archives are not supported", archive);
+    *entries = load_u16le(end + 10);
+    *size = sp_load_u32le(end + 12);
+    *offset = sp_load_u32le(end + 16);
+  }
+  int zip64 = *entries == 0xffff || *size == 0xffffffff || *offset == 0xffffffff;
+  uint64_t record_offset = tail_start + record;
+  if (status == SP_OK && zip64) {
+    uint8_t locator[LOCATOR], end64[EOCD64];
+    if (record_offset < LOCATOR) status = sp_fail(SP_ERROR_FORMAT, "%s: zip64 locator is missing", archive);
+    if (status == SP_OK) status = read_source_at(source, archive, record_offset - LOCATOR, LOCATOR, locator);
+    if (status == SP_OK && sp_load_u32le(locator) != 0x07064b50)
+      status = sp_fail(SP_ERROR_FORMAT, "%s: zip64 locator is missing", archive);
+    uint64_t end64_offset = status == SP_OK ? sp_load_u64le(locator + 8) : 0;
+    if (status == SP_OK && (end64_offset > total || total - end64_offset < EOCD64))
+      status = sp_fail(SP_ERROR_FORMAT, "%s: zip64 end record at byte %llu is outside the archive", archive,
+                       (unsigned long long)end64_offset);
+    if (status == SP_OK) status = read_source_at(source, archive, end64_offset, EOCD64, end64);
+    if (status == SP_OK && sp_load_u32le(end64) != 0x06064b50)
+      status = sp_fail(SP_ERROR_FORMAT, "%s: zip64 end record has a bad signature", archive);
+    if (status == SP_OK) {
+      *entries = sp_load_u64le(end64 + 32);
+      *size = sp_load_u64le(end64 + 40);
+      *offset = sp_load_u64le(end64 + 48);
+      record_offset = end64_offset;
+    }
+  }
+  free(tail);
+  if (status == SP_OK && (*offset > record_offset || *size > record_offset - *offset))
+    status = sp_fail(SP_ERROR_FORMAT, "%s: central directory (%llu bytes at byte %llu) overlaps its end record",
+                     archive, (unsigned long long)*size, (unsigned long long)*offset);
+  return status;
+}
+
+/* Walks the central directory's file headers, keeping each raw name. */
+static sp_status walk_central_directory(const char *archive, size_t size, central_directory *directory) {
+  sp_reader reader = sp_reader_make(directory->bytes, size, archive);
+  directory->names = sp_alloc_zeroed(directory->entries ? (size_t)directory->entries : 1, sizeof *directory->names);
+  if (!directory->names) return SP_ERROR_NO_MEMORY;
+  for (uint64_t entry = 0; entry < directory->entries; entry++) {
+    const uint8_t *header, *name;
+    if (sp_read_bytes(&reader, 46, &header) != SP_OK || sp_load_u32le(header) != 0x02014b50)
+      return sp_fail(SP_ERROR_FORMAT, "%s: central directory entry %llu is malformed", archive,
+                     (unsigned long long)entry);
+    size_t name_length = load_u16le(header + 28);
+    size_t skipped = (size_t)load_u16le(header + 30) + load_u16le(header + 32);
+    if (sp_read_bytes(&reader, name_length, &name) != SP_OK || sp_reader_skip(&reader, skipped) != SP_OK)
+      return sp_fail(SP_ERROR_FORMAT, "%s: central directory entry %llu runs past the directory", archive,
+                     (unsigned long long)entry);
+    directory->names[entry].bytes = name;
+    directory->names[entry].length = name_length;
+  }
+  return SP_OK;
+}
+
+static sp_status read_central_directory(zip_source_t *source, const char *archive, central_directory *directory) {
+  memset(directory, 0, sizeof *directory);
+  zip_stat_t stat;
+  zip_stat_init(&stat);
+  if (zip_source_open(source) < 0)
+    return sp_fail(SP_ERROR_IO, "%s: %s", archive, zip_error_strerror(zip_source_error(source)));
+  sp_status status = SP_OK;
+  if (zip_source_stat(source, &stat) < 0 || !(stat.valid & ZIP_STAT_SIZE))
+    status = sp_fail(SP_ERROR_IO, "%s: cannot tell the archive's size", archive);
+  uint64_t offset = 0, size = 0;
+  if (status == SP_OK) status = locate_central_directory(source, archive, stat.size, &offset, &size, &directory->entries);
+  if (status == SP_OK && size > central_directory_limit)
+    status = sp_fail(SP_ERROR_UNSAFE, "%s: a central directory of %llu bytes is not plausible", archive,
+                     (unsigned long long)size);
+  if (status == SP_OK && directory->entries > size / 46)
+    status = sp_fail(SP_ERROR_FORMAT, "%s: %llu members cannot fit in a %llu-byte central directory", archive,
+                     (unsigned long long)directory->entries, (unsigned long long)size);
+  if (status == SP_OK && !(directory->bytes = sp_alloc((size_t)size))) status = SP_ERROR_NO_MEMORY;
+  if (status == SP_OK) status = read_source_at(source, archive, offset, (size_t)size, directory->bytes);
+  zip_source_close(source);
+  if (status == SP_OK) status = walk_central_directory(archive, (size_t)size, directory);
+  if (status != SP_OK) central_directory_free(directory);
+  return status;
+}
+
+/* ------------------------------------------------------------------ reading ---- */
+
+static int compare_member_names(const void *left, const void *right) {
+  const sp_zip_member *a = *(const sp_zip_member *const *)left, *b = *(const sp_zip_member *const *)right;
+  return strcmp(a->name, b->name);
+}
+
+static sp_status member_fail(sp_status status, const char *archive, const char *member, const char *problem) {
+  return sp_fail(status, "%s: member '%.200s' %s; refusing the archive", archive, member, problem);
+}
+
+static int compare_central_names(const void *left, const void *right) {
+  const central_name *a = left, *b = right;
+  size_t shorter = a->length < b->length ? a->length : b->length;
+  int order = memcmp(a->bytes, b->bytes, shorter);
+  return order ? order : (a->length > b->length) - (a->length < b->length);
+}
+
+static void show_name(char *out, size_t capacity, const central_name *name) {
+  snprintf(out, capacity, "%.*s", (int)(name->length < 200 ? name->length : 200), (const char *)name->bytes);
+}
+
+/* Refuses escaping and repeated names from the raw central directory, before libzip reads it. */
+static sp_status check_central_names(const char *archive, const central_directory *directory) {
+  char shown[256];
+  for (uint64_t entry = 0; entry < directory->entries; entry++) {
+    const char *problem = name_problem((const char *)directory->names[entry].bytes, directory->names[entry].length);
+    show_name(shown, sizeof shown, &directory->names[entry]);
+    if (problem) return member_fail(SP_ERROR_UNSAFE, archive, shown, problem);
+  }
+  size_t count = (size_t)directory->entries;
+  central_name *sorted = sp_alloc_zeroed(count ? count : 1, sizeof *sorted);
+  if (!sorted) return SP_ERROR_NO_MEMORY;
+  memcpy(sorted, directory->names, count * sizeof *sorted);
+  qsort(sorted, count, sizeof *sorted, compare_central_names);
+  sp_status status = SP_OK;
+  for (size_t index = 1; status == SP_OK && index < count; index++) {
+    if (compare_central_names(&sorted[index - 1], &sorted[index]) != 0) continue;
+    show_name(shown, sizeof shown, &sorted[index]);
+    status = member_fail(SP_ERROR_UNSAFE, archive, shown, "appears twice");
+  }
+  free(sorted);
+  return status;
+}
+
+/* Fills member index from libzip and checks it against the raw central directory name. */
+static sp_status load_member(sp_zip_reader *reader, const central_directory *directory, zip_uint64_t index) {
+  sp_zip_member *member = &reader->members[index];
+  const central_name *raw = &directory->names[index];
+  char shown[256];
+  show_name(shown, sizeof shown, raw);
+  zip_stat_t stat;
+  zip_stat_init(&stat);
+  if (zip_stat_index(reader->archive, index, ZIP_FL_ENC_RAW, &stat) < 0)
+    return sp_fail(SP_ERROR_FORMAT, "%s: member %llu: %s", reader->name, (unsigned long long)index,
+                   zip_strerror(reader->archive));
+  if (!stat.name || strlen(stat.name) != raw->length || memcmp(stat.name, raw->bytes, raw->length) != 0)
+    return member_fail(SP_ERROR_FORMAT, reader->name, shown, "is named differently by libzip and the central directory");
+  zip_uint8_t system = 0;
+  zip_uint32_t attributes = 0;
+  if (zip_file_get_external_attributes(reader->archive, index, 0, &system, &attributes) < 0)
+    return member_fail(SP_ERROR_FORMAT, reader->name, shown, "has unreadable attributes");
+  if (system == ZIP_OPSYS_UNIX && ((attributes >> 16) & S_IFMT) == S_IFLNK)
+    return member_fail(SP_ERROR_UNSAFE, reader->name, shown, "is a symbolic link");
+  if (stat.encryption_method != ZIP_EM_NONE) return member_fail(SP_ERROR_UNSUPPORTED, reader->name, shown, "is encrypted");
+  if (stat.comp_method != ZIP_CM_STORE && stat.comp_method != ZIP_CM_DEFLATE)
+    return member_fail(SP_ERROR_UNSUPPORTED, reader->name, shown, "uses a compression method other than STORED or DEFLATE");
+  if (stat.comp_method == ZIP_CM_STORE && stat.size != stat.comp_size)
+    return member_fail(SP_ERROR_FORMAT, reader->name, shown, "is STORED but its two sizes differ");
+  if (is_zip_bomb(stat.size, stat.comp_size, bomb_floor_on_open)) {
+    char problem_text[160];
+    snprintf(problem_text, sizeof problem_text, "expands %llu bytes to %llu (over 4 GiB and more than 100x): a zip bomb",
+             (unsigned long long)stat.comp_size, (unsigned long long)stat.size);
+    return member_fail(SP_ERROR_UNSAFE, reader->name, shown, problem_text);
+  }
+  member->name = sp_strdup(stat.name);
+  if (!member->name) return SP_ERROR_NO_MEMORY;
+  member->size = stat.size;
+  member->compressed_size = stat.comp_size;
+  member->method = stat.comp_method == ZIP_CM_STORE ? SP_ZIP_STORED : SP_ZIP_DEFLATED;
+  member->crc32 = stat.crc;
+  member->external_attributes = attributes;
+  member->modified = stat.mtime;
+  member->is_directory = raw->length > 0 && raw->bytes[raw->length - 1] == '/';
+  return SP_OK;
+}
+
+static sp_status load_members(sp_zip_reader *reader, const central_directory *directory) {
+  zip_int64_t count = zip_get_num_entries(reader->archive, 0);
+  if (count < 0 || (uint64_t)count != directory->entries)
+    return sp_fail(SP_ERROR_FORMAT, "%s: libzip sees %lld members but the central directory lists %llu", reader->name,
+                   (long long)count, (unsigned long long)directory->entries);
+  reader->members = sp_alloc_zeroed(count ? (size_t)count : 1, sizeof *reader->members);
+  reader->by_name = sp_alloc_zeroed(count ? (size_t)count : 1, sizeof *reader->by_name);
+  if (!reader->members || !reader->by_name) return SP_ERROR_NO_MEMORY;
+  for (zip_uint64_t index = 0; index < (zip_uint64_t)count; index++) {
+    reader->count = (size_t)index; /* members before index are loaded and must be freed */
+    SP_TRY(load_member(reader, directory, index));
+    reader->by_name[index] = &reader->members[index];
+  }
+  reader->count = (size_t)count;
+  qsort(reader->by_name, reader->count, sizeof *reader->by_name, compare_member_names); /* names are unique */
+  return SP_OK;
+}
+
+/* Takes ownership of source in every case. */
+static sp_status open_source(zip_source_t *source, const char *name, sp_zip_reader **reader) {
+  *reader = NULL;
+  sp_zip_reader *opened = sp_alloc_zeroed(1, sizeof *opened);
+  if (!opened || !(opened->name = sp_strdup(name))) {
+    free(opened);
+    zip_source_free(source);
+    return SP_ERROR_NO_MEMORY;
+  }
+  central_directory directory;
+  sp_status status = read_central_directory(source, name, &directory);
+  if (status == SP_OK) status = check_central_names(name, &directory);
+  if (status == SP_OK) {
+    zip_error_t error;
+    zip_error_init(&error);
+    opened->archive = zip_open_from_source(source, ZIP_RDONLY | ZIP_CHECKCONS, &error);
+    if (!opened->archive)
+      status = sp_fail(SP_ERROR_FORMAT, "%s: not a valid zip archive: %s", name, zip_error_strerror(&error));
+    zip_error_fini(&error);
+  }
+  if (!opened->archive) zip_source_free(source);
+  if (status == SP_OK) status = load_members(opened, &directory);
+  central_directory_free(&directory);
+  if (status != SP_OK) {
+    sp_zip_close(opened);
+    return status;
+  }
+  *reader = opened;
+  return SP_OK;
+}
+
+/* Opens a source libzip just created (NULL when it could not, with error set). */
+static sp_status open_created_source(zip_source_t *source, zip_error_t *error, const char *name,
+                                     sp_zip_reader **reader) {
+  if (!source) {
+    sp_status status = sp_fail(SP_ERROR_IO, "%s: %s", name, zip_error_strerror(error));
+    zip_error_fini(error);
+    return status;
+  }
+  zip_error_fini(error);
+  return open_source(source, name, reader);
+}
+
+sp_status sp_zip_open(const char *path, sp_zip_reader **reader) {
+  *reader = NULL;
+  if (!sp_is_regular_file(path))
+    return sp_fail(sp_path_exists(path) ? SP_ERROR_INVALID_ARGUMENT : SP_ERROR_NOT_FOUND, "%s: %s", path,
+                   sp_path_exists(path) ? "not a regular file" : "no such file");
+  zip_error_t error;
+  zip_error_init(&error);
+  return open_created_source(zip_source_file_create(path, 0, -1, &error), &error, path, reader);
+}
+
+sp_status sp_zip_open_memory(const void *data, size_t size, const char *name, sp_zip_reader **reader) {
+  *reader = NULL;
+  zip_error_t error;
+  zip_error_init(&error);
+  return open_created_source(zip_source_buffer_create(size ? data : NULL, size, 0, &error), &error, name, reader);
+}
+
+void sp_zip_close(sp_zip_reader *reader) {
+  if (!reader) return;
+  if (reader->archive) zip_discard(reader->archive);
+  for (size_t index = 0; reader->members && index < reader->count; index++) free((char *)reader->members[index].name);
+  free(reader->members);
+  free(reader->by_name);
+  free(reader->name);
+  free(reader);
+}
+
+size_t sp_zip_count(const sp_zip_reader *reader) { return reader->count; }
+
+const sp_zip_member *sp_zip_member_at(const sp_zip_reader *reader, size_t index) {
+  return index < reader->count ? &reader->members[index] : NULL;
+}
+
+const sp_zip_member *sp_zip_find(const sp_zip_reader *reader, const char *name) {
+  sp_zip_member key = {0};
+  key.name = name;
+  const sp_zip_member *wanted = &key;
+  const sp_zip_member **found =
+      bsearch(&wanted, reader->by_name, reader->count, sizeof *reader->by_name, compare_member_names);
+  return found ? *found : NULL;
+}
+
+static sp_status find_readable(const sp_zip_reader *reader, const char *name, uint64_t limit,
+                               const sp_zip_member **member) {
+  *member = sp_zip_find(reader, name);
+  if (!*member) return sp_fail(SP_ERROR_NOT_FOUND, "%s: no member '%s'", reader->name, name);
+  if ((*member)->size > limit || (*member)->size > SIZE_MAX)
+    return sp_fail(SP_ERROR_UNSAFE, "%s: member '%s' is %llu bytes, over the limit of %llu", reader->name, name,
+                   (unsigned long long)(*member)->size, (unsigned long long)limit);
+  return SP_OK;
+}
+
+typedef sp_status (*member_sink)(void *context, const uint8_t *bytes, size_t length);
+
+static sp_status member_read_fail(const sp_zip_reader *reader, const sp_zip_member *member, zip_file_t *file,
+                                  uint64_t done) {
+  zip_error_t *error = zip_file_get_error(file);
+  int checksum = zip_error_code_zip(error) == ZIP_ER_CRC;
+  return sp_fail(checksum ? SP_ERROR_CHECKSUM : SP_ERROR_FORMAT, "%s: member '%s': %s (after %llu of its %llu bytes)",
+                 reader->name, member->name,
+                 checksum ? "its bytes do not match its CRC-32 (the archive is corrupt)" : zip_error_strerror(error),
+                 (unsigned long long)done, (unsigned long long)member->size);
+}
+
+/* Reads exactly member->size bytes, into whole when given, else through a chunk buffer
+ * handed to sink; then reads past the end, which makes libzip check the CRC-32. */
+static sp_status copy_member(sp_zip_reader *reader, const sp_zip_member *member, uint8_t *whole, uint8_t *chunk,
+                             size_t chunk_size, member_sink sink, void *context) {
+  zip_uint64_t index = (zip_uint64_t)(member - reader->members);
+  zip_file_t *file = zip_fopen_index(reader->archive, index, 0);
+  if (!file)
+    return sp_fail(SP_ERROR_FORMAT, "%s: member '%s': %s", reader->name, member->name, zip_strerror(reader->archive));
+  sp_status status = SP_OK;
+  uint64_t done = 0;
+  while (status == SP_OK && done < member->size) {
+    uint64_t left = member->size - done;
+    uint8_t *target = whole ? whole + done : chunk;
+    size_t wanted = whole ? (size_t)(left < GIB ? left : GIB) : (size_t)(left < chunk_size ? left : chunk_size);
+    zip_int64_t got = zip_fread(file, target, wanted);
+    if (got < 0) status = member_read_fail(reader, member, file, done);
+    else if (got == 0)
+      status = sp_fail(SP_ERROR_FORMAT, "%s: member '%s' ends after %llu of its %llu bytes (truncated)", reader->name,
+                       member->name, (unsigned long long)done, (unsigned long long)member->size);
+    else if (sink) status = sink(context, target, (size_t)got);
+    if (got > 0) done += (uint64_t)got;
+  }
+  if (status == SP_OK) {
+    uint8_t extra;
+    zip_int64_t got = zip_fread(file, &extra, 1);
+    if (got < 0) status = member_read_fail(reader, member, file, done);
+    if (got > 0)
+      status = sp_fail(SP_ERROR_FORMAT, "%s: member '%s' holds more than its declared %llu bytes", reader->name,
+                       member->name, (unsigned long long)member->size);
+  }
+  zip_fclose(file);
+  return status;
+}
+
+sp_status sp_zip_read(sp_zip_reader *reader, const char *name, uint64_t limit, uint8_t **data, size_t *size) {
+  *data = NULL;
+  *size = 0;
+  const sp_zip_member *member;
+  SP_TRY(find_readable(reader, name, limit, &member));
+  uint8_t *buffer = sp_alloc((size_t)member->size);
+  if (!buffer) return sp_error_context(SP_ERROR_NO_MEMORY, "%s: member '%s'", reader->name, name);
+  sp_status status = copy_member(reader, member, buffer, NULL, 0, NULL, NULL);
+  if (status != SP_OK) {
+    free(buffer);
+    return status;
+  }
+  *data = buffer;
+  *size = (size_t)member->size;
+  return SP_OK;
+}
+
+static sp_status write_to_atomic_file(void *context, const uint8_t *bytes, size_t length) {
+  return sp_atomic_write(context, bytes, length);
+}
+
+sp_status sp_zip_extract(sp_zip_reader *reader, const char *name, const char *directory, uint64_t limit) {
+  const sp_zip_member *member;
+  SP_TRY(find_readable(reader, name, limit, &member));
+  if (is_zip_bomb(member->size, member->compressed_size, bomb_floor_on_extract))
+    return sp_fail(SP_ERROR_UNSAFE, "%s: member '%s' expands %llu bytes to %llu (over 256 MiB and more than 100x)",
+                   reader->name, name, (unsigned long long)member->compressed_size, (unsigned long long)member->size);
+  char *path = sp_path_join(directory, member->name);
+  if (!path) return SP_ERROR_NO_MEMORY;
+  if (member->is_directory) {
+    sp_status status = sp_make_directories(path);
+    free(path);
+    return status;
+  }
+  char *parent = sp_path_dirname(path);
+  uint8_t *chunk = sp_alloc(extract_chunk_bytes);
+  sp_status status = (parent && chunk) ? sp_make_directories(parent) : SP_ERROR_NO_MEMORY;
+  sp_atomic_file output;
+  if (status == SP_OK) status = sp_atomic_open(path, &output);
+  if (status == SP_OK) {
+    status = copy_member(reader, member, NULL, chunk, extract_chunk_bytes, write_to_atomic_file, &output);
+    if (status == SP_OK) status = sp_atomic_commit(&output);
+    else sp_atomic_abort(&output);
+  }
+  free(chunk);
+  free(parent);
+  free(path);
+  return status;
+}
+
+/* ------------------------------------------------------------------ writing ---- */
+
+static sp_status writer_fail(const sp_zip_writer *writer, const char *name, const char *action) {
+  int code = zip_error_code_zip(zip_get_error(writer->archive));
+  return sp_fail(code == ZIP_ER_EXISTS ? SP_ERROR_EXISTS : SP_ERROR_IO, "%s: member '%s': %s: %s",
+                 writer->final_path, name, action, zip_strerror(writer->archive));
+}
+
+sp_status sp_zip_writer_open(const char *final_path, sp_zip_writer **writer) {
+  *writer = NULL;
+  sp_zip_writer *opened = sp_alloc_zeroed(1, sizeof *opened);
+  if (!opened || !(opened->final_path = sp_strdup(final_path))) {
+    free(opened);
+    return SP_ERROR_NO_MEMORY;
+  }
+  sp_status status = sp_temp_path_for(final_path, &opened->temp_path);
+  int error = 0;
+  if (status == SP_OK && !(opened->archive = zip_open(opened->temp_path, ZIP_CREATE | ZIP_TRUNCATE, &error))) {
+    zip_error_t detail;
+    zip_error_init_with_code(&detail, error);
+    status = sp_fail(SP_ERROR_IO, "%s: starting the archive: %s", final_path, zip_error_strerror(&detail));
+    zip_error_fini(&detail);
+  }
+  if (status != SP_OK) {
+    sp_zip_writer_abort(opened);
+    return status;
+  }
+  *writer = opened;
+  return SP_OK;
+}
+
+/* Adds source (owned in every case) as member name with the options' method, time and mode. */
+static sp_status add_source(sp_zip_writer *writer, const char *name, zip_source_t *source,
+                            const sp_zip_entry_options *options, uint32_t default_mode) {
+  const char *problem = name_problem(name, strlen(name));
+  if (problem) {
+    zip_source_free(source);
+    return sp_fail(SP_ERROR_UNSAFE, "%s: member '%.200s' %s", writer->final_path, name, problem);
+  }
+  sp_zip_entry_options defaults = {SP_ZIP_STORED, 0, 0, 0};
+  if (!options) options = &defaults;
+  zip_int64_t index = zip_file_add(writer->archive, name, source, ZIP_FL_ENC_GUESS);
+  if (index < 0) {
+    zip_source_free(source);
+    return writer_fail(writer, name, "adding it");
+  }
+  writer->count++;
+  zip_uint64_t at = (zip_uint64_t)index;
+  uint32_t mode = options->mode ? options->mode : default_mode;
+  int method = options->method == SP_ZIP_DEFLATED ? ZIP_CM_DEFLATE : ZIP_CM_STORE;
+  /* DOS date 0x0021 and time 0 are 1980-01-01 00:00:00, zipfile's default date_time. */
+  int timed = options->has_time ? zip_file_set_mtime(writer->archive, at, options->modified, 0)
+                                : zip_file_set_dostime(writer->archive, at, 0, 0x0021, 0);
+  /* zlib's default level 6, as Python's zipfile uses (libzip's own default is 9) */
+  if (zip_set_file_compression(writer->archive, at, method, method == ZIP_CM_DEFLATE ? 6 : 0) < 0 || timed < 0 ||
+      zip_file_set_external_attributes(writer->archive, at, 0, ZIP_OPSYS_UNIX, mode << 16) < 0)
+    return writer_fail(writer, name, "setting its attributes");
+  return SP_OK;
+}
+
+static sp_status add_buffer(sp_zip_writer *writer, const char *name, const void *data, size_t size, int owned,
+                            const sp_zip_entry_options *options) {
+  if (owned && size == 0) { /* libzip is given no buffer for an empty member */
+    free((void *)data);
+    owned = 0;
+  }
+  zip_source_t *source = zip_source_buffer(writer->archive, size ? data : NULL, size, owned);
+  if (!source) {
+    if (owned) free((void *)data);
+    return writer_fail(writer, name, "buffering it");
+  }
+  return add_source(writer, name, source, options, 0600);
+}
+
+sp_status sp_zip_writer_add(sp_zip_writer *writer, const char *name, const void *data, size_t size,
+                            const sp_zip_entry_options *options) {
+  return add_buffer(writer, name, data, size, 0, options);
+}
+
+sp_status sp_zip_writer_add_owned(sp_zip_writer *writer, const char *name, void *data, size_t size,
+                                  const sp_zip_entry_options *options) {
+  return add_buffer(writer, name, data, size, 1, options);
+}
+
+sp_status sp_zip_writer_add_file(sp_zip_writer *writer, const char *name, const char *source_path,
+                                 const sp_zip_entry_options *options) {
+  struct stat status_of_file;
+  if (stat(source_path, &status_of_file) != 0 || !S_ISREG(status_of_file.st_mode))
+    return sp_fail(SP_ERROR_NOT_FOUND, "%s: member '%s': '%s' is not a readable regular file", writer->final_path,
+                   name, source_path);
+  zip_source_t *source = zip_source_file(writer->archive, source_path, 0, -1);
+  if (!source) return writer_fail(writer, name, "opening its source file");
+  return add_source(writer, name, source, options, (uint32_t)status_of_file.st_mode & 0xffff);
+}
+
+sp_status sp_zip_writer_commit(sp_zip_writer *writer) {
+  sp_status status = SP_OK;
+  if (writer->count == 0) {
+    /* libzip deletes an archive with no members; Python writes the bare end record. */
+    static const uint8_t empty_archive[22] = {'P', 'K', 5, 6};
+    status = sp_write_file_atomic(writer->final_path, empty_archive, sizeof empty_archive);
+  } else if (zip_close(writer->archive) < 0) {
+    status = sp_fail(SP_ERROR_IO, "%s: writing the archive: %s", writer->final_path, zip_strerror(writer->archive));
+  } else {
+    writer->archive = NULL;
+    status = sp_publish_file(writer->temp_path, writer->final_path);
+    free(writer->temp_path);
+    writer->temp_path = NULL; /* sp_publish_file removed or renamed it */
+  }
+  sp_zip_writer_abort(writer);
+  return status;
+}
+
+void sp_zip_writer_abort(sp_zip_writer *writer) {
+  if (!writer) return;
+  if (writer->archive) zip_discard(writer->archive);
+  if (writer->temp_path) unlink(writer->temp_path);
+  free(writer->temp_path);
+  free(writer->final_path);
+  free(writer);
+}
