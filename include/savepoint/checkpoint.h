@@ -115,6 +115,9 @@ typedef struct sp_checkpoint_save_info {
  * save's failure is returned here first. */
 sp_status sp_checkpoint_manager_save(sp_checkpoint_manager *manager, const sp_model *model,
                                      const sp_checkpoint_save_info *info, char **prefix);
+/* With async: maps the snapshot buffers for model now (about one model size of memory), so that
+ * the first save during training costs a copy and no page faults. Optional; a no-op otherwise. */
+sp_status sp_checkpoint_manager_prepare(sp_checkpoint_manager *manager, const sp_model *model);
 /* Waits until no save is in flight; returns the failure of the one that just finished, if any. */
 sp_status sp_checkpoint_manager_wait(sp_checkpoint_manager *manager);
 /* Waits, releases the lock and frees the manager; returns a pending save failure. */

@@ -702,6 +702,14 @@ static sp_status choose_name(sp_checkpoint_manager *manager, int64_t step, char 
   return status;
 }
 
+static sp_checkpoint_options snapshot_options(const sp_checkpoint_manager *manager, const sp_checkpoint_save_info *info) {
+  sp_checkpoint_options options = sp_checkpoint_defaults();
+  options.include_optimizer = manager->options.include_optimizer;
+  options.save_counter = manager->job.number > 0 ? manager->job.number : 1;
+  options.training_state = info ? info->training_state : NULL;
+  return options;
+}
+
 sp_status sp_checkpoint_manager_save(sp_checkpoint_manager *manager, const sp_model *model,
                                      const sp_checkpoint_save_info *info, char **prefix) {
   if (prefix) *prefix = NULL;
@@ -720,10 +728,7 @@ sp_status sp_checkpoint_manager_save(sp_checkpoint_manager *manager, const sp_mo
   job->timestamp = now(manager);
   job->has_metric = info && info->has_metric;
   job->metric = info ? info->metric : 0;
-  sp_checkpoint_options options = sp_checkpoint_defaults();
-  options.include_optimizer = manager->options.include_optimizer;
-  options.save_counter = job->number > 0 ? job->number : 1;
-  options.training_state = info ? info->training_state : NULL;
+  sp_checkpoint_options options = snapshot_options(manager, info);
   SP_TRY(sp_checkpoint_snapshot_capture(model, &options, manager->options.async, &manager->snapshot));
   sp_status status = SP_OK;
   if (manager->options.async) {
@@ -745,6 +750,13 @@ sp_status sp_checkpoint_manager_save(sp_checkpoint_manager *manager, const sp_mo
     if (!*prefix) return SP_ERROR_NO_MEMORY;
   }
   return SP_OK;
+}
+
+sp_status sp_checkpoint_manager_prepare(sp_checkpoint_manager *manager, const sp_model *model) {
+  if (!manager->options.async || manager->options.read_only) return SP_OK;
+  SP_TRY(finish_in_flight(manager));
+  sp_checkpoint_options options = snapshot_options(manager, NULL);
+  return sp_checkpoint_snapshot_capture(model, &options, 1, &manager->snapshot);
 }
 
 sp_status sp_checkpoint_manager_wait(sp_checkpoint_manager *manager) { return finish_in_flight(manager); }
