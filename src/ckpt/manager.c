@@ -628,7 +628,7 @@ static sp_status run_save(sp_checkpoint_manager *manager) {
   if (status == SP_OK) status = complete_save(manager, job->name, &committed);
   if (status != SP_OK && !committed) abandon_save(manager, job->name);
   free(prefix);
-  return status;
+  return sp_error_context(status, "saving checkpoint '%s/%s'", manager->directory, job->name);
 }
 
 static void *writer_main(void *argument) {
@@ -740,7 +740,7 @@ sp_status sp_checkpoint_manager_save(sp_checkpoint_manager *manager, const sp_mo
   } else {
     status = run_save(manager);
   }
-  if (status != SP_OK) return sp_error_context(status, "saving checkpoint '%s/%s'", manager->directory, job->name);
+  if (status != SP_OK) return status;
   if (step >= 0) {
     manager->last_saved_step = step;
     manager->has_last_step = 1;
