@@ -9,7 +9,7 @@ build="build-essential cmake pkg-config zlib1g-dev
   libmicrohttpd-dev libopenblas-dev libsqlite3-dev sqlite3 libpq-dev libssl-dev
   libcriterion-dev clang libclang-rt-14-dev llvm-14 valgrind curl"
 data="dataset-fashion-mnist"
-peers="python3-h5py python3-numpy python3-torch postgresql wrk nginx-light"
+peers="python3-h5py python3-numpy python3-torch postgresql wrk nginx-light libfarmhash0"
 
 missing=""
 for package in $build $data $peers; do
@@ -20,16 +20,17 @@ for package in $build $data $peers; do
   esac
 done
 
-if [ -z "$missing" ]; then
-  exit 0
+if [ -n "$missing" ]; then
+  echo "install-deps: installing$missing"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  # shellcheck disable=SC2086
+  $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  if ! command -v npm >/dev/null 2>&1; then
+    $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
 fi
-echo "install-deps: installing$missing"
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-# shellcheck disable=SC2086
-$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
-if ! command -v npm >/dev/null 2>&1; then
-  $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
-fi
+# The TF.js peer for the format tests (npm ci, pinned by tests/peer/tfjs/package-lock.json).
+"$(dirname "$0")/setup-tfjs.sh" || echo "install-deps: the TF.js peer could not be installed; its tests will be skipped"

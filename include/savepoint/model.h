@@ -64,6 +64,22 @@ sp_layer *sp_activation_layer(const char *activation);
 sp_layer *sp_dropout(double rate);
 sp_layer *sp_flatten(void);
 sp_layer *sp_reshape(int rank, const int64_t *target_shape);
+/* Convolutions and pools, channels_last, with Keras's defaults: padding 'valid', strides 1
+ * (pools: strides = pool size), dilation 1, glorot_uniform kernels and zero biases. For other
+ * options write the Keras config: sp_layer_new("Conv2D", "{\"filters\": 8, \"kernel_size\": 3,
+ * \"padding\": \"same\", \"strides\": 2}"). */
+sp_layer *sp_conv1d(int64_t filters, int64_t kernel_size, const char *activation);
+sp_layer *sp_conv2d(int64_t filters, int64_t kernel_h, int64_t kernel_w, const char *activation);
+sp_layer *sp_depthwise_conv2d(int64_t kernel_h, int64_t kernel_w, int64_t depth_multiplier, const char *activation);
+sp_layer *sp_max_pooling1d(int64_t pool_size);
+sp_layer *sp_max_pooling2d(int64_t pool_h, int64_t pool_w);
+sp_layer *sp_average_pooling1d(int64_t pool_size);
+sp_layer *sp_average_pooling2d(int64_t pool_h, int64_t pool_w);
+sp_layer *sp_global_max_pooling1d(void);
+sp_layer *sp_global_max_pooling2d(void);
+sp_layer *sp_global_average_pooling1d(void);
+sp_layer *sp_global_average_pooling2d(void);
+sp_layer *sp_zero_padding2d(int64_t top, int64_t bottom, int64_t left, int64_t right);
 /* Recurrent layers with Keras 3 defaults (tanh, sigmoid gates, GRU reset_after=true); other
  * options (return_state, go_backwards, dropout, …) through sp_layer_new. */
 sp_layer *sp_simple_rnn(int64_t units, const char *activation, int return_sequences);

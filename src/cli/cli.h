@@ -18,11 +18,17 @@ typedef struct sp_cli_command {
 } sp_cli_command;
 
 /* The subcommands (src/cli/<name>.c). */
+int sp_cli_convert(int argc, char **argv);
 int sp_cli_show(int argc, char **argv);
 int sp_cli_verify(int argc, char **argv);
 int sp_cli_manifest(int argc, char **argv);
 int sp_cli_registry(int argc, char **argv);
 int sp_cli_ckpt(int argc, char **argv);
+int sp_cli_train(int argc, char **argv);
+int sp_cli_evaluate(int argc, char **argv);
+int sp_cli_predict(int argc, char **argv);
+int sp_cli_demo(int argc, char **argv);
+int sp_cli_serve(int argc, char **argv);
 
 /* Prints "savepoint <command>: <sp_last_error()>" and returns the exit status for status. */
 int sp_cli_report(const char *command, sp_status status);

@@ -5,14 +5,22 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/saved_model_cli.h"
 #include "savepoint/savepoint.h"
 
 static const sp_cli_command commands[] = {
-    {"show", "list the tensors of a checkpoint or print one tensor's values", sp_cli_show},
+    {"convert", "convert a model between .keras, .h5, .weights.h5, JSON and TF.js", sp_cli_convert},
+    {"run", "run a SavedModel signature on inputs (like saved_model_cli run)", sp_cli_run},
+    {"show", "what a model, weights file, SavedModel or checkpoint holds", sp_cli_show},
     {"verify", "check every checksum of a checkpoint and name what is damaged", sp_cli_verify},
     {"manifest", "write the sha256sum-style manifest of an artifact", sp_cli_manifest},
     {"registry", "artifact registry: list, show, history, label, verify, add, gc", sp_cli_registry},
     {"ckpt", "checkpoint directories: list, latest, prune", sp_cli_ckpt},
+    {"train", "train a model (Keras config JSON) on IDX, NPY or CSV data", sp_cli_train},
+    {"evaluate", "loss and metrics of a model on labelled data", sp_cli_evaluate},
+    {"predict", "run a model on data and print or write its outputs", sp_cli_predict},
+    {"demo", "the save-point tutorial on Fashion-MNIST, end to end", sp_cli_demo},
+    {"serve", "TF Serving REST API over versioned model directories, with safe hot reload", sp_cli_serve},
     {NULL, NULL, NULL},
 };
 

@@ -16,6 +16,8 @@
 
 #include "cli/artifact.h"
 #include "cli/cli.h"
+#include "cli/saved_model_cli.h"
+#include "cli/show_model.h"
 #include "core/bytes.h"
 #include "core/json.h"
 #include "core/memory.h"
@@ -31,7 +33,9 @@ typedef struct show_options {
 static void print_help(void) {
   printf("usage: savepoint show PATH [--tensor NAME] [--json]\n\n"
          "Shows what PATH holds. PATH may be a TensorFlow checkpoint prefix (model.ckpt-1000),\n"
-         "its .index file, or a checkpoint directory (its 'checkpoint' file names the latest).\n\n"
+         "its .index file, or a checkpoint directory (its 'checkpoint' file names the latest);\n"
+         "or a Keras model or weights file (.keras, .h5, .weights.h5, to_json .json) or a TF.js\n"
+         "model.json: its format, Keras version, SHA-256 and a Keras-style summary (or its weights).\n\n"
          "  --tensor NAME  print the values of one tensor instead of the list\n"
          "  --json         machine-readable output: [{\"name\", \"dtype\", \"shape\", \"bytes\"}, ...]\n"
          "                 or, with --tensor, the values as a JSON nested list\n");
@@ -228,16 +232,6 @@ static int show_checkpoint(const show_options *options, const sp_cli_artifact *a
 
 /* ---------- dispatch ---------- */
 
-typedef int (*show_handler)(const show_options *options, const sp_cli_artifact *artifact);
-
-/* One line per kind savepoint can show; SavedModel, Keras and TF.js handlers go here. */
-static const struct {
-  sp_cli_artifact_kind kind;
-  show_handler show;
-} handlers[] = {
-    {SP_CLI_ARTIFACT_CHECKPOINT, show_checkpoint},
-};
-
 static int parse_arguments(int argc, char **argv, show_options *options) {
   memset(options, 0, sizeof *options);
   for (int i = 1; i < argc; i++) {
@@ -253,7 +247,7 @@ static int parse_arguments(int argc, char **argv, show_options *options) {
       if (++i == argc) return sp_cli_usage_error("show", "--tensor needs a tensor name");
       options->tensor = argv[i];
     } else if (argument[0] == '-' && argument[1] == '-') {
-      return sp_cli_usage_error("show", "unknown option '%s'", argument);
+      return sp_cli_usage_error("show", "unknown option '%s' for a checkpoint or Keras file", argument);
     } else if (options->path) {
       return sp_cli_usage_error("show", "one PATH only (got '%s' and '%s')", options->path, argument);
     } else {
@@ -264,16 +258,66 @@ static int parse_arguments(int argc, char **argv, show_options *options) {
   return -1;
 }
 
-int sp_cli_show(int argc, char **argv) {
+static int show_checkpoint_command(int argc, char **argv, const sp_cli_artifact *artifact) {
   show_options options;
   int exit_code = parse_arguments(argc, argv, &options);
-  if (exit_code >= 0) return exit_code;
+  return exit_code >= 0 ? exit_code : show_checkpoint(&options, artifact);
+}
+
+static int show_saved_model_command(int argc, char **argv, const sp_cli_artifact *artifact) {
+  return sp_cli_show_saved_model(artifact->path, argc, argv);
+}
+
+static int show_model_command(int argc, char **argv, const sp_cli_artifact *artifact) {
+  show_options options;
+  int exit_code = parse_arguments(argc, argv, &options);
+  return exit_code >= 0 ? exit_code : sp_cli_show_model(artifact->path, options.json);
+}
+
+/* Each kind parses its own options (saved_model_cli's flags for SavedModels, --tensor for checkpoints). */
+typedef int (*show_handler)(int argc, char **argv, const sp_cli_artifact *artifact);
+
+static const struct {
+  sp_cli_artifact_kind kind;
+  show_handler show;
+} handlers[] = {
+    {SP_CLI_ARTIFACT_CHECKPOINT, show_checkpoint_command},
+    {SP_CLI_ARTIFACT_SAVED_MODEL, show_saved_model_command},
+    {SP_CLI_ARTIFACT_KERAS_ARCHIVE, show_model_command},
+    {SP_CLI_ARTIFACT_HDF5, show_model_command},
+    {SP_CLI_ARTIFACT_TFJS, show_model_command},
+};
+
+/* The PATH argument: --dir's value, or the first argument that is neither an option nor an option's value. */
+static const char *find_path(int argc, char **argv) {
+  static const char *const valued[] = {"--tensor", "--tag_set", "--signature_def", "--dir"};
+  for (int i = 1; i < argc; i++) {
+    if (strncmp(argv[i], "--dir=", 6) == 0) return argv[i] + 6;
+    if (strcmp(argv[i], "--dir") == 0) return i + 1 < argc ? argv[i + 1] : NULL;
+    if (argv[i][0] != '-') return argv[i];
+    for (size_t v = 0; v < sizeof valued / sizeof *valued; v++)
+      if (strcmp(argv[i], valued[v]) == 0) i++; /* skip the option's value */
+  }
+  return NULL;
+}
+
+int sp_cli_show(int argc, char **argv) {
+  const char *path = find_path(argc, argv);
+  if (!path) {
+    for (int i = 1; i < argc; i++)
+      if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+        print_help();
+        printf("\nFor a SavedModel directory, saved_model_cli's flags apply: savepoint show DIR --help\n");
+        return 0;
+      }
+    return sp_cli_usage_error("show", "missing PATH");
+  }
   sp_cli_artifact artifact;
-  sp_status status = sp_cli_artifact_probe(options.path, &artifact);
+  sp_status status = sp_cli_artifact_probe(path, &artifact);
   if (status != SP_OK) return sp_cli_report("show", status);
-  exit_code = -1;
+  int exit_code = -1;
   for (size_t i = 0; i < sizeof handlers / sizeof *handlers; i++)
-    if (handlers[i].kind == artifact.kind) exit_code = handlers[i].show(&options, &artifact);
+    if (handlers[i].kind == artifact.kind) exit_code = handlers[i].show(argc, argv, &artifact);
   if (exit_code < 0) exit_code = sp_cli_artifact_unsupported("show", &artifact);
   sp_cli_artifact_free(&artifact);
   return exit_code;

@@ -26,53 +26,70 @@ static sp_status io_failure(const char *action, const char *path) {
   return sp_fail(SP_ERROR_IO, "%s '%s': %s", action, path, strerror(error));
 }
 
-sp_status sp_read_file(const char *path, size_t limit, uint8_t **data, size_t *size) {
-  *data = NULL;
-  *size = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+/* Opens path for reading and checks that it is a regular file; *length receives its size. */
+static sp_status open_regular(const char *path, int *fd, size_t *length) {
+  *fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (*fd < 0) {
     if (errno == ENOENT) return sp_fail(SP_ERROR_NOT_FOUND, "no such file '%s'", path);
     return io_failure("cannot open", path);
   }
   struct stat info;
-  if (fstat(fd, &info) != 0) {
-    sp_status status = io_failure("cannot stat", path);
-    close(fd);
+  sp_status status = SP_OK;
+  if (fstat(*fd, &info) != 0) status = io_failure("cannot stat", path);
+  else if (!S_ISREG(info.st_mode)) status = sp_fail(SP_ERROR_INVALID_ARGUMENT, "'%s' is not a regular file", path);
+  if (status != SP_OK) {
+    close(*fd);
+    *fd = -1;
     return status;
   }
-  if (!S_ISREG(info.st_mode)) {
-    close(fd);
-    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "'%s' is not a regular file", path);
-  }
-  if ((uint64_t)info.st_size > limit) {
-    close(fd);
-    return sp_fail(SP_ERROR_UNSAFE, "'%s' is %lld bytes, over the limit of %zu bytes", path,
-                   (long long)info.st_size, limit);
-  }
-  size_t length = (size_t)info.st_size;
-  uint8_t *buffer = sp_alloc(length + 1);
-  if (!buffer) {
-    close(fd);
-    return SP_ERROR_NO_MEMORY;
-  }
+  *length = (size_t)info.st_size;
+  return SP_OK;
+}
+
+/* Reads exactly length bytes from fd into buffer. */
+static sp_status read_exactly(int fd, const char *path, uint8_t *buffer, size_t length) {
   size_t done = 0;
   while (done < length) {
     ssize_t got = read(fd, buffer + done, length - done);
     if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) {
-      sp_status status = got < 0 ? io_failure("cannot read", path)
-                                 : sp_fail(SP_ERROR_IO, "'%s' shrank while being read", path);
-      free(buffer);
-      close(fd);
-      return status;
-    }
+    if (got <= 0)
+      return got < 0 ? io_failure("cannot read", path) : sp_fail(SP_ERROR_IO, "'%s' shrank while being read", path);
     done += (size_t)got;
   }
+  return SP_OK;
+}
+
+sp_status sp_read_file(const char *path, size_t limit, uint8_t **data, size_t *size) {
+  *data = NULL;
+  *size = 0;
+  int fd;
+  size_t length;
+  SP_TRY(open_regular(path, &fd, &length));
+  if (length > limit) {
+    close(fd);
+    return sp_fail(SP_ERROR_UNSAFE, "'%s' is %zu bytes, over the limit of %zu bytes", path, length, limit);
+  }
+  uint8_t *buffer = sp_alloc(length + 1);
+  sp_status status = buffer ? read_exactly(fd, path, buffer, length) : SP_ERROR_NO_MEMORY;
   close(fd);
+  if (status != SP_OK) {
+    free(buffer);
+    return status;
+  }
   buffer[length] = '\0'; /* convenient for text; not counted in size */
   *data = buffer;
   *size = length;
   return SP_OK;
+}
+
+sp_status sp_read_file_into(const char *path, void *buffer, size_t size) {
+  int fd;
+  size_t length;
+  SP_TRY(open_regular(path, &fd, &length));
+  sp_status status = length == size ? read_exactly(fd, path, buffer, size)
+                                    : sp_fail(SP_ERROR_FORMAT, "'%s' is %zu bytes, expected %zu", path, length, size);
+  close(fd);
+  return status;
 }
 
 int sp_path_exists(const char *path) {
@@ -313,6 +330,9 @@ sp_status sp_temp_directory_for(const char *final_directory, char **temp_directo
     free(name);
     return status;
   }
+  /* mkdtemp makes it 0700; once published it is an artifact others read (a model server running as
+   * another user), so it gets the permissions files get (0644) plus search. */
+  chmod(name, 0755);
   *temp_directory = name;
   return SP_OK;
 }
@@ -343,4 +363,49 @@ sp_status sp_publish_directory(const char *temp_directory, const char *final_dir
   SP_TRY(fsync_parent(final_directory));
   /* temp_directory now holds the previous tree. */
   return sp_remove_tree(temp_directory);
+}
+
+static int compare_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void sp_free_names(char **names, size_t count) {
+  for (size_t i = 0; i < count; i++) free(names[i]);
+  free(names);
+}
+
+sp_status sp_list_directory(const char *path, size_t limit, char ***names, size_t *count) {
+  *names = NULL;
+  *count = 0;
+  DIR *directory = opendir(path);
+  if (!directory) {
+    if (errno == ENOENT) return sp_fail(SP_ERROR_NOT_FOUND, "no such directory '%s'", path);
+    return io_failure("cannot list", path);
+  }
+  char **list = NULL;
+  size_t used = 0, capacity = 0;
+  sp_status status = SP_OK;
+  struct dirent *entry;
+  while ((entry = readdir(directory)) != NULL) {
+    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
+    if (used == limit) {
+      status = sp_fail(SP_ERROR_UNSAFE, "'%s' holds more than %zu entries", path, limit);
+      break;
+    }
+    if ((status = SP_RESERVE(list, capacity, used + 1)) != SP_OK) break;
+    if (!(list[used] = sp_strdup(entry->d_name))) {
+      status = SP_ERROR_NO_MEMORY;
+      break;
+    }
+    used++;
+  }
+  closedir(directory);
+  if (status != SP_OK) {
+    sp_free_names(list, used);
+    return status;
+  }
+  if (used) qsort(list, used, sizeof *list, compare_names);
+  *names = list;
+  *count = used;
+  return SP_OK;
 }

@@ -17,6 +17,8 @@
 /* Reads a whole file. Refuses files larger than limit bytes (SP_ERROR_UNSAFE). */
 sp_status sp_read_file(const char *path, size_t limit, uint8_t **data, size_t *size) SP_MUST_CHECK;
 
+/* Reads a file of exactly size bytes into buffer (SP_ERROR_FORMAT when its size differs). */
+sp_status sp_read_file_into(const char *path, void *buffer, size_t size) SP_MUST_CHECK;
 int sp_path_exists(const char *path);
 int sp_is_directory(const char *path);
 int sp_is_regular_file(const char *path);
@@ -33,6 +35,11 @@ char *sp_path_dirname(const char *path);
 int sp_path_has_suffix(const char *path, const char *suffix);
 /* 1 for names savepoint uses for files and directories still being written. */
 int sp_path_is_temporary(const char *path);
+
+/* The names in a directory (no "." or ".."), sorted bytewise; caller frees with sp_free_names.
+ * At most limit names are returned; a directory with more is an SP_ERROR_UNSAFE error. */
+sp_status sp_list_directory(const char *path, size_t limit, char ***names, size_t *count) SP_MUST_CHECK;
+void sp_free_names(char **names, size_t count);
 
 /* mkdir -p. */
 sp_status sp_make_directories(const char *path);

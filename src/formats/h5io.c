@@ -882,6 +882,31 @@ sp_status sp_h5_read_tensor(sp_h5_file *file, const char *path, uint64_t limit, 
   return SP_OK;
 }
 
+sp_status sp_h5_read_tensor_into(sp_h5_file *file, const char *path, sp_tensor *target) {
+  h5_prepare();
+  hid_t dataset;
+  SP_TRY(open_dataset(file, path, &dataset));
+  dataset_view view;
+  sp_status status = inspect_dataset(file, path, dataset, target->size, &view);
+  if (status == SP_OK && (view.info.dtype != target->dtype || view.info.rank != target->rank ||
+                          memcmp(view.info.shape, target->shape, (size_t)target->rank * sizeof *target->shape) != 0)) {
+    char found[128], expected[128];
+    status = file_fail(SP_ERROR_MISMATCH, file->name, "dataset '%s' is %s %s, not the %s %s expected", shown_path(path),
+                       sp_dtype_name(view.info.dtype), sp_shape_format(view.info.rank, view.info.shape, found, sizeof found),
+                       sp_dtype_name(target->dtype), sp_shape_format(target->rank, target->shape, expected, sizeof expected));
+  }
+  if (status == SP_OK && target->size &&
+      H5Dread(dataset, view.memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, target->data) < 0)
+    status = hdf5_fail(SP_ERROR_FORMAT, file->name, "dataset '%s': reading its data", shown_path(path));
+  if (status == SP_OK && target->dtype == SP_BOOL) {
+    uint8_t *values = target->data;
+    for (size_t index = 0; index < target->size; index++) values[index] = values[index] != 0;
+  }
+  close_id(view.memory_type);
+  close_id(dataset);
+  return status;
+}
+
 /* ---------------------------------------------------- reading attributes ---- */
 
 static sp_status open_attribute(const sp_h5_file *file, const char *object_path, hid_t object, const char *name,

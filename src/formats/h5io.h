@@ -125,6 +125,10 @@ sp_status sp_h5_describe_dataset(sp_h5_file *file, const char *path, sp_h5_datas
  * before allocating, a dataset whose declared size exceeds limit bytes. Booleans are
  * normalised to 0/1. */
 sp_status sp_h5_read_tensor(sp_h5_file *file, const char *path, uint64_t limit, sp_tensor **tensor) SP_MUST_CHECK;
+/* Reads a whole dataset into target, whose dtype and shape must equal the dataset's
+ * (SP_ERROR_MISMATCH otherwise), after the same checks as sp_h5_read_tensor: nothing is
+ * allocated, so a large weight goes straight into the memory that keeps it. */
+sp_status sp_h5_read_tensor_into(sp_h5_file *file, const char *path, sp_tensor *target) SP_MUST_CHECK;
 /* Writes a tensor as a new contiguous dataset, creating missing parent groups (h5py
  * create_dataset('a/b/c', ...)). The data goes to HDF5 straight from tensor->data, so a
  * large tensor is never copied here: wrap caller memory with sp_tensor_wrap to write it

@@ -3,10 +3,12 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/json.h"
 #include "core/memory.h"
+#include "nn/custom_objects.h"
 
 static const float selu_alpha = 1.6732632423543772848170429916717f;
 static const float selu_scale = 1.0507009873554804934193349852946f;
@@ -33,12 +35,26 @@ static const sp_custom_activation **custom_activations;
 static size_t custom_count, custom_capacity;
 
 static const sp_custom_activation *find_custom(const char *name) {
-  const sp_custom_activation *found = NULL;
+  const sp_custom_activation *found = sp_custom_objects_find_activation(name); /* the running load's table first */
+  if (found) return found;
   pthread_mutex_lock(&custom_lock);
   for (size_t i = 0; i < custom_count && !found; i++)
     if (strcmp(custom_activations[i]->name, name) == 0) found = custom_activations[i];
   pthread_mutex_unlock(&custom_lock);
   return found;
+}
+
+/* The names of registered custom activations (process-wide, then this load's table). */
+static void list_custom(char *out, size_t capacity) {
+  size_t used = 0;
+  pthread_mutex_lock(&custom_lock);
+  for (size_t i = 0; i < custom_count && used + 1 < capacity; i++) {
+    int written = snprintf(out + used, capacity - used, "%s%s", used ? ", " : "", custom_activations[i]->name);
+    if (written < 0) break;
+    used += (size_t)written < capacity - used ? (size_t)written : capacity - used - 1;
+  }
+  pthread_mutex_unlock(&custom_lock);
+  sp_custom_objects_append_names(0, out, capacity);
 }
 
 sp_status sp_register_activation(const sp_custom_activation *activation) {
@@ -69,11 +85,14 @@ sp_status sp_activation_from_name(const char *name, int keras_major, const char 
     activation->custom = custom;
     return SP_OK;
   }
+  char registered[2048] = "";
+  list_custom(registered, sizeof registered);
   return sp_fail(SP_ERROR_UNSUPPORTED,
                  "%s: unknown activation '%s' (known: linear, relu, relu6, leaky_relu, elu, selu, gelu, sigmoid, "
-                 "hard_sigmoid, tanh, softmax, log_softmax, softplus, softsign, swish, silu, exponential; register "
-                 "others with sp_register_activation())",
-                 context, name);
+                 "hard_sigmoid, tanh, softmax, log_softmax, softplus, softsign, swish, silu, exponential; registered: "
+                 "%s). Register a custom one under its Keras registered_name with sp_register_activation(), or pass "
+                 "it in the load's custom-objects table (sp_custom_objects_add_activation())",
+                 context, name, registered[0] ? registered : "none");
 }
 
 sp_status sp_activation_parse(const json_object *spec, int keras_major, const char *context, sp_activation *activation) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/status.h"
+#include "savepoint/custom.h"
 
 typedef enum sp_activation_kind {
   SP_ACTIVATION_LINEAR,
@@ -35,14 +36,7 @@ typedef enum sp_activation_kind {
   SP_ACTIVATION_CUSTOM
 } sp_activation_kind;
 
-/* A user activation registered under a name (the analogue of register_keras_serializable). */
-typedef struct sp_custom_activation {
-  const char *name; /* "package>name" or a plain name */
-  void (*forward)(const float *x, float *y, int64_t count, void *context);
-  /* dx from x, y and dy; may be NULL when training through it is not needed. */
-  void (*backward)(const float *x, const float *y, const float *dy, float *dx, int64_t count, void *context);
-  void *context;
-} sp_custom_activation;
+/* sp_custom_activation (a user activation registered under a name) is public: savepoint/custom.h. */
 
 typedef struct sp_activation {
   sp_activation_kind kind;

@@ -7,11 +7,11 @@
 
 #include "core/json.h"
 #include "core/memory.h"
+#include "nn/builders.h"
 #include "nn/layer.h"
 #include "savepoint/model.h"
 
-/* The config keys every Keras 3 layer has: trainable and a float32 DTypePolicy. */
-static json_object *base_config(void) {
+json_object *sp_builder_base_config(void) {
   json_object *config = json_object_new_object();
   if (!config) return NULL;
   json_object_object_add(config, "trainable", json_object_new_boolean(1));
@@ -21,7 +21,7 @@ static json_object *base_config(void) {
   return config;
 }
 
-static sp_layer *create(const char *class_name, json_object *config) {
+sp_layer *sp_builder_create(const char *class_name, json_object *config) {
   sp_layer *layer = NULL;
   if (!config) {
     sp_fail(SP_ERROR_NO_MEMORY, "cannot build a %s config", class_name);
@@ -58,17 +58,17 @@ sp_layer *sp_input(int rank, const int64_t *shape) {
   json_object_object_add(config, "batch_shape", shape_list(rank, shape, 1));
   json_object_object_add(config, "dtype", json_object_new_string("float32"));
   json_object_object_add(config, "sparse", json_object_new_boolean(0));
-  return create("InputLayer", config);
+  return sp_builder_create("InputLayer", config);
 }
 
-static json_object *activation_value(const char *activation) {
+json_object *sp_builder_activation(const char *activation) {
   return json_object_new_string(activation ? activation : "linear");
 }
 
 sp_layer *sp_dense(int64_t units, const char *activation) {
-  json_object *config = base_config();
+  json_object *config = sp_builder_base_config();
   json_object_object_add(config, "units", json_object_new_int64(units));
-  json_object_object_add(config, "activation", activation_value(activation));
+  json_object_object_add(config, "activation", sp_builder_activation(activation));
   json_object_object_add(config, "use_bias", json_object_new_boolean(1));
   static const char *const nulls[] = {"kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint"};
   json_object *kernel = json_object_new_object();
@@ -76,31 +76,31 @@ sp_layer *sp_dense(int64_t units, const char *activation) {
   json_object_object_add(config, "kernel_initializer", sp_keras_object(3, "keras.initializers", "GlorotUniform", kernel));
   json_object_object_add(config, "bias_initializer", sp_keras_object(3, "keras.initializers", "Zeros", NULL));
   for (size_t i = 0; i < sizeof nulls / sizeof *nulls; i++) json_object_object_add(config, nulls[i], NULL);
-  return create("Dense", config);
+  return sp_builder_create("Dense", config);
 }
 
 sp_layer *sp_activation_layer(const char *activation) {
-  json_object *config = base_config();
-  json_object_object_add(config, "activation", activation_value(activation));
-  return create("Activation", config);
+  json_object *config = sp_builder_base_config();
+  json_object_object_add(config, "activation", sp_builder_activation(activation));
+  return sp_builder_create("Activation", config);
 }
 
 sp_layer *sp_dropout(double rate) {
-  json_object *config = base_config();
+  json_object *config = sp_builder_base_config();
   json_object_object_add(config, "rate", json_object_new_double(rate));
   json_object_object_add(config, "seed", NULL);
   json_object_object_add(config, "noise_shape", NULL);
-  return create("Dropout", config);
+  return sp_builder_create("Dropout", config);
 }
 
 sp_layer *sp_flatten(void) {
-  json_object *config = base_config();
+  json_object *config = sp_builder_base_config();
   json_object_object_add(config, "data_format", json_object_new_string("channels_last"));
-  return create("Flatten", config);
+  return sp_builder_create("Flatten", config);
 }
 
 sp_layer *sp_reshape(int rank, const int64_t *target_shape) {
-  json_object *config = base_config();
+  json_object *config = sp_builder_base_config();
   json_object_object_add(config, "target_shape", shape_list(rank, target_shape, 0));
-  return create("Reshape", config);
+  return sp_builder_create("Reshape", config);
 }

@@ -1,5 +1,9 @@
 /* config.c — reading and writing Keras model configs (layouts described in config.h).
  *
+ * Keras 1 configs (output_dim, init, nb_filter, border_mode, Convolution2D, …) are upgraded to
+ * Keras 2 names on read, as Keras 2 does when it loads them, so what is written back loads in
+ * Keras 2 and 3.
+ *
  * Reading never trusts the JSON: every key is type-checked with a message naming the layer,
  * references between layers are resolved by name with bounds checks, and a Functional graph
  * is assembled with Keras's own deferred-node algorithm (a node waits until the nodes it
@@ -118,6 +122,103 @@ static json_object *without_keys(const json_object *object, const char *const *k
   return copy;
 }
 
+static json_object *copy_or_null(const json_object *value) {
+  json_object *copy = NULL;
+  if (value) json_object_deep_copy((json_object *)value, &copy, NULL);
+  return copy;
+}
+
+/* ---- Keras 1 configs are upgraded on read, as Keras 2 itself does (keras/legacy/interfaces.py) ---- */
+
+typedef struct key_rename {
+  const char *classes; /* comma-separated classes it applies to; NULL = every class */
+  const char *from, *to;
+} key_rename;
+
+static const key_rename keras1_renames[] = {
+    {"Dense,SimpleRNN,GRU,LSTM", "output_dim", "units"},
+    {"Embedding", "init", "embeddings_initializer"},
+    {"Embedding", "W_regularizer", "embeddings_regularizer"},
+    {"Embedding", "W_constraint", "embeddings_constraint"},
+    {"BatchNormalization", "gamma_init", "gamma_initializer"},
+    {"BatchNormalization", "beta_init", "beta_initializer"},
+    {"Dropout", "p", "rate"},
+    {"Conv1D,Conv2D", "nb_filter", "filters"},
+    {"Conv1D", "filter_length", "kernel_size"},
+    {"Conv1D", "subsample_length", "strides"},
+    {"Conv2D", "subsample", "strides"},
+    {"MaxPooling1D,AveragePooling1D", "pool_length", "pool_size"},
+    {"MaxPooling1D,AveragePooling1D", "stride", "strides"},
+    {NULL, "border_mode", "padding"},
+    {NULL, "dim_ordering", "data_format"},
+    {NULL, "init", "kernel_initializer"},
+    {NULL, "inner_init", "recurrent_initializer"},
+    {NULL, "inner_activation", "recurrent_activation"},
+    {NULL, "W_regularizer", "kernel_regularizer"},
+    {NULL, "U_regularizer", "recurrent_regularizer"},
+    {NULL, "b_regularizer", "bias_regularizer"},
+    {NULL, "W_constraint", "kernel_constraint"},
+    {NULL, "U_constraint", "recurrent_constraint"},
+    {NULL, "b_constraint", "bias_constraint"},
+    {NULL, "dropout_W", "dropout"},
+    {NULL, "dropout_U", "recurrent_dropout"},
+    {NULL, "bias", "use_bias"},
+    {NULL, "input_dtype", "dtype"},
+};
+
+static int class_listed(const char *classes, const char *class_name) {
+  if (!classes) return 1;
+  size_t length = strlen(class_name);
+  for (const char *cursor = classes; cursor;) {
+    const char *comma = strchr(cursor, ',');
+    size_t span = comma ? (size_t)(comma - cursor) : strlen(cursor);
+    if (span == length && strncmp(cursor, class_name, length) == 0) return 1;
+    cursor = comma ? comma + 1 : NULL;
+  }
+  return 0;
+}
+
+static json_object *keras1_value(const char *key, json_object *value) {
+  if (strcmp(key, "dim_ordering") == 0 && value && json_object_is_type(value, json_type_string)) {
+    const char *ordering = json_object_get_string(value);
+    return json_object_new_string(strcmp(ordering, "th") == 0 ? "channels_first" : "channels_last");
+  }
+  return copy_or_null(value);
+}
+
+/* A Keras 2 config for a Keras 1 one, or NULL when config has no Keras 1 keys. *class_name may change. */
+static json_object *upgrade_keras1(const char **class_name, const json_object *config) {
+  if (strcmp(*class_name, "Convolution1D") == 0) *class_name = "Conv1D";
+  else if (strcmp(*class_name, "Convolution2D") == 0) *class_name = "Conv2D";
+  int changed = 0;
+  json_object *upgraded = json_object_new_object();
+  json_object_object_foreach((json_object *)config, key, value) {
+    const char *target = key;
+    for (size_t i = 0; i < sizeof keras1_renames / sizeof *keras1_renames; i++)
+      if (strcmp(key, keras1_renames[i].from) == 0 && class_listed(keras1_renames[i].classes, *class_name) &&
+          !sp_json_member(config, keras1_renames[i].to)) {
+        target = keras1_renames[i].to;
+        break;
+      }
+    if (strcmp(key, "nb_row") == 0 || strcmp(key, "nb_col") == 0) continue;
+    changed |= target != key;
+    json_object_object_add(upgraded, target, keras1_value(key, value));
+  }
+  json_object *rows = sp_json_member(config, "nb_row"), *columns = sp_json_member(config, "nb_col");
+  if (rows && columns && !sp_json_member(config, "kernel_size")) {
+    json_object *size = json_object_new_array();
+    json_object_array_add(size, copy_or_null(rows));
+    json_object_array_add(size, copy_or_null(columns));
+    json_object_object_add(upgraded, "kernel_size", size);
+    changed = 1;
+  }
+  if (!changed) {
+    json_object_put(upgraded);
+    return NULL;
+  }
+  return upgraded;
+}
+
 static sp_status parse_layer(loader *state, const json_object *object, sp_layer **result) {
   const char *class_name;
   json_object *config;
@@ -147,7 +248,9 @@ static sp_status parse_layer(loader *state, const json_object *object, sp_layer 
     if (sp_json_get_string(object, "registered_name", NULL, state->context, &registered) != SP_OK) registered = NULL;
     const char *effective = registered && strcmp(registered, class_name) != 0 && sp_find_layer_class(registered)
                                 ? registered : class_name;
-    sp_status status = sp_layer_create(effective, config, extra, state->keras_major, result);
+    json_object *upgraded = state->keras_major < 3 ? upgrade_keras1(&effective, config) : NULL;
+    sp_status status = sp_layer_create(effective, upgraded ? upgraded : config, extra, state->keras_major, result);
+    json_object_put(upgraded);
     json_object_put(extra);
     if (status != SP_OK) {
       const char *name = NULL;
@@ -160,11 +263,6 @@ static sp_status parse_layer(loader *state, const json_object *object, sp_layer 
   return SP_OK;
 }
 
-static json_object *copy_or_null(const json_object *value) {
-  json_object *copy = NULL;
-  if (value) json_object_deep_copy((json_object *)value, &copy, NULL);
-  return copy;
-}
 
 /* An InputLayer for a Sequential model whose config only records build_input_shape. */
 static sp_status input_from_build_shape(loader *state, sp_model *model, const json_object *build_shape,
@@ -582,7 +680,9 @@ static const char *module_for_key(const char *key) {
   return NULL;
 }
 
-/* Keras 2 objects from Keras 3 ones: drop module/registered_name/shared_object_id, DTypePolicy → its name. */
+/* tf.keras 2.15's objects from Keras 3 ones: DTypePolicy → its name, no shared_object_id or
+ * build_config. Nested objects (initializers, regularizers, constraints) keep module and
+ * registered_name, as tf.keras >= 2.13 writes them (TF.js and older tf.keras ignore the keys). */
 static json_object *to_keras2(const json_object *value) {
   if (!value) return NULL;
   if (json_object_is_type(value, json_type_array)) {
@@ -601,9 +701,7 @@ static json_object *to_keras2(const json_object *value) {
   }
   json_object *object = json_object_new_object();
   json_object_object_foreach((json_object *)value, key, child) {
-    if (strcmp(key, "module") == 0 || strcmp(key, "registered_name") == 0 || strcmp(key, "shared_object_id") == 0 ||
-        strcmp(key, "build_config") == 0)
-      continue;
+    if (strcmp(key, "shared_object_id") == 0 || strcmp(key, "build_config") == 0) continue;
     json_object_object_add(object, key, to_keras2(child));
   }
   return object;
@@ -629,6 +727,7 @@ static json_object *dtype_policy(const char *name) {
 static json_object *layer_config(const sp_layer *layer, int keras_major) {
   int input = sp_layer_is_input(layer);
   if (keras_major < 3) {
+    if (layer->keras_major < 3) return copy_or_null(layer->config); /* a Keras 2 config goes back as it came */
     json_object *converted = to_keras2(layer->config);
     json_object *renamed = json_object_new_object();
     json_object_object_foreach(converted, key, child) {
@@ -642,8 +741,8 @@ static json_object *layer_config(const sp_layer *layer, int keras_major) {
   json_object_object_foreach(layer->config, key, child) {
     if (input && strcmp(key, "batch_input_shape") == 0) {
       json_object_object_add(config, "batch_shape", copy_or_null(child));
-    } else if (input && strcmp(key, "ragged") == 0) {
-      continue;
+    } else if (input && strcmp(key, "ragged") == 0 && layer->keras_major < 3) {
+      continue; /* Keras 2's key; a Keras 3 config that has it (3.8+) keeps it */
     } else if (!input && (strcmp(key, "batch_input_shape") == 0 || strcmp(key, "input_dim") == 0)) {
       continue; /* the explicit InputLayer carries the shape */
     } else if (!input && strcmp(key, "dtype") == 0 && child && json_object_is_type(child, json_type_string)) {

@@ -12,6 +12,7 @@
 
 #include "core/json.h"
 #include "core/memory.h"
+#include "nn/custom_objects.h"
 #include "nn/initializer.h"
 #include "nn/layer_registry.h"
 
@@ -22,6 +23,8 @@ static const sp_layer_class **custom_classes;
 static size_t custom_count, custom_capacity;
 
 const sp_layer_class *sp_find_layer_class(const char *class_name) {
+  const sp_layer_class *scoped = sp_custom_objects_find_layer(class_name); /* the running load's table first */
+  if (scoped) return scoped;
   for (const sp_layer_class *const *builtin = sp_builtin_layer_classes; *builtin; builtin++)
     if (strcmp((*builtin)->class_name, class_name) == 0) return *builtin;
   pthread_mutex_lock(&registry_lock);
@@ -53,6 +56,7 @@ void sp_list_layer_classes(char *out, size_t capacity) {
   for (size_t i = 0; i < custom_count && used < capacity; i++)
     used += (size_t)snprintf(out + used, capacity - used, ", %s", custom_classes[i]->class_name);
   pthread_mutex_unlock(&registry_lock);
+  if (used < capacity) sp_custom_objects_append_names(1, out, capacity);
 }
 
 static sp_status unknown_class(const char *class_name) {
@@ -60,7 +64,8 @@ static sp_status unknown_class(const char *class_name) {
   sp_list_layer_classes(known, sizeof known);
   return sp_fail(SP_ERROR_UNSUPPORTED,
                  "unknown layer class '%s'. Known classes: %s. A custom layer must be registered in C with "
-                 "sp_register_layer_class() under its Keras registered_name (\"package>Name\") before loading",
+                 "sp_register_layer_class() under its Keras registered_name (\"package>Name\") before loading, or "
+                 "passed in the load's custom-objects table (sp_custom_objects_add_layer())",
                  class_name, known);
 }
 

@@ -103,23 +103,32 @@ sp_model *sp_functional(const char *name) {
   return sp_model_new(name ? name : "functional", "Functional", &model) == SP_OK ? model : NULL;
 }
 
-/* Keras's to_snake_case: "Conv2D" → "conv2d", "SimpleRNN" → "simple_rnn", "ReLU" → "re_lu". */
-static void snake_case(const char *name, char *out, size_t capacity) {
-  char first[256];
-  size_t used = 0, length = strlen(name);
-  /* (.)([A-Z][a-z0-9]+) → \1_\2 */
-  for (size_t i = 0; i < length && used + 2 < sizeof first; i++) {
-    if (i > 0 && isupper((unsigned char)name[i]) && i + 1 < length &&
-        (islower((unsigned char)name[i + 1]) || isdigit((unsigned char)name[i + 1])))
+/* Keras's naming.to_snake_case exactly: drop non-word characters, then
+ * (.)([A-Z][a-z]+) → \1_\2 and ([a-z])([A-Z]) → \1_\2, then lower-case.
+ * "Conv2D" → "conv2d", "SimpleRNN" → "simple_rnn", "ReLU" → "re_lu". */
+void sp_snake_case(const char *name, char *out, size_t capacity) {
+  char word[256], first[512];
+  size_t length = 0, used = 0;
+  for (size_t i = 0; name[i] && length + 1 < sizeof word; i++)
+    if (isalnum((unsigned char)name[i]) || name[i] == '_') word[length++] = name[i];
+  word[length] = '\0';
+  /* Non-overlapping left-to-right matches of (.)([A-Z][a-z]+), as re.sub scans. */
+  for (size_t i = 0; i < length && used + 3 < sizeof first;) {
+    if (i + 2 < length && isupper((unsigned char)word[i + 1]) && islower((unsigned char)word[i + 2])) {
+      size_t end = i + 2;
+      while (end < length && islower((unsigned char)word[end])) end++;
+      first[used++] = word[i];
       first[used++] = '_';
-    first[used++] = name[i];
+      for (size_t k = i + 1; k < end && used + 1 < sizeof first; k++) first[used++] = word[k];
+      i = end;
+      continue;
+    }
+    first[used++] = word[i++];
   }
   first[used] = '\0';
-  /* ([a-z])([A-Z]) → \1_\2, then lower-case */
   size_t written = 0;
   for (size_t i = 0; first[i] && written + 2 < capacity; i++) {
-    if (i > 0 && isupper((unsigned char)first[i]) && islower((unsigned char)first[i - 1]) && out[written - 1] != '_')
-      out[written++] = '_';
+    if (i > 0 && isupper((unsigned char)first[i]) && islower((unsigned char)first[i - 1])) out[written++] = '_';
     out[written++] = (char)tolower((unsigned char)first[i]);
   }
   out[written] = '\0';
@@ -133,7 +142,7 @@ int sp_model_find_layer(const sp_model *model, const char *name) {
 
 char *sp_model_unique_layer_name(const sp_model *model, const char *class_name) {
   char base[256];
-  snake_case(strcmp(class_name, "InputLayer") == 0 ? "InputLayer" : class_name, base, sizeof base);
+  sp_snake_case(class_name, base, sizeof base);
   if (sp_model_find_layer(model, base) < 0) return sp_strdup(base);
   for (int suffix = 1;; suffix++) {
     char candidate[300];

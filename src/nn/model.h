@@ -87,6 +87,9 @@ int sp_model_collect_variables(const sp_model *model, sp_variable ***variables, 
 sp_status sp_model_initialize(sp_model *model) SP_MUST_CHECK;
 /* 1 for InputLayer layers. */
 int sp_layer_is_input(const sp_layer *layer);
+/* Keras's to_snake_case ("BatchNormalization" → "batch_normalization"), the base of layer names
+ * and of .keras weight paths. */
+void sp_snake_case(const char *name, char *out, size_t capacity);
 /* A unique layer name for class_name in this model ("dense", "dense_1", …) as Keras picks them. */
 char *sp_model_unique_layer_name(const sp_model *model, const char *class_name);
 

@@ -270,6 +270,20 @@ Test(file, atomic_write_replaces_whole_file_and_leaves_no_temporaries) {
   free(dir);
 }
 
+Test(file, read_into_needs_the_exact_size) {
+  char *dir = sp_test_temp_dir("read-into");
+  char *path = sp_path_join(dir, "w.bin");
+  SP_ASSERT_OK(sp_write_file_atomic(path, "abcdef", 6));
+  char buffer[8] = {0};
+  SP_ASSERT_OK(sp_read_file_into(path, buffer, 6));
+  cr_assert_str_eq(buffer, "abcdef");
+  SP_ASSERT_FAILS(sp_read_file_into(path, buffer, 5), SP_ERROR_FORMAT, "is 6 bytes, expected 5");
+  SP_ASSERT_FAILS(sp_read_file_into(dir, buffer, 5), SP_ERROR_INVALID_ARGUMENT, "not a regular file");
+  sp_remove_tree(dir);
+  free(path);
+  free(dir);
+}
+
 Test(file, publish_directory_refuses_or_swaps) {
   char *dir = sp_test_temp_dir("publish");
   char *final = sp_path_join(dir, "1");

@@ -161,6 +161,31 @@ Test(config, keras1_sequential_list_with_output_dim) {
   SP_ASSERT_OK(sp_model_from_config_object(original, NULL, &model));
   cr_assert_str_eq(sp_model_input_name(model, 0), "dense_1_input");
   cr_assert_eq(sp_model_parameter_count(model, 0), 4 * 10 + 10 + 10 * 3 + 3);
+  /* Written back with Keras 2 names, as Keras 2 upgrades them (legacy/interfaces.py). */
+  char *written = sp_model_to_config(model, 2);
+  cr_assert(strstr(written, "\"units\": 10") && strstr(written, "\"kernel_initializer\": \"glorot_uniform\"") &&
+            strstr(written, "\"use_bias\": true") && strstr(written, "\"dtype\": \"float32\""), "%s", written);
+  cr_assert_null(strstr(written, "output_dim"), "%s", written);
+  free(written);
+  json_object_put(original);
+  sp_model_free(model);
+}
+
+Test(config, keras1_convolution_is_written_as_conv2d) {
+  const char *text =
+      "{\"class_name\": \"Sequential\", \"config\": [{\"class_name\": \"Convolution2D\", \"config\": {\"name\": \"c\", "
+      "\"nb_filter\": 4, \"nb_row\": 3, \"nb_col\": 2, \"border_mode\": \"same\", \"subsample\": [1, 1], "
+      "\"dim_ordering\": \"tf\", \"activation\": \"relu\", \"batch_input_shape\": [null, 8, 8, 1]}}]}";
+  json_object *original = parse(text);
+  sp_model *model;
+  SP_ASSERT_OK(sp_model_from_config_object(original, NULL, &model));
+  cr_assert_eq(sp_model_parameter_count(model, 0), 3 * 2 * 1 * 4 + 4);
+  char *written = sp_model_to_config(model, 3);
+  cr_assert(strstr(written, "\"class_name\": \"Conv2D\"") && strstr(written, "\"filters\": 4") &&
+            strstr(written, "\"kernel_size\": [3, 2]") && strstr(written, "\"padding\": \"same\"") &&
+            strstr(written, "\"data_format\": \"channels_last\""), "%s", written);
+  cr_assert_null(strstr(written, "nb_filter"), "%s", written);
+  free(written);
   json_object_put(original);
   sp_model_free(model);
 }

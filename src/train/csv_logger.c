@@ -1,0 +1,136 @@
+/* csv_logger.c — Keras's CSVLogger (keras/src/callbacks/csv_logger.py).
+ *
+ * Columns: "epoch", then the names of the first epoch's logs sorted, plus "val_<name>" for each
+ * when that epoch had no validation values yet. Rows are written by Python's csv module in Keras:
+ * excel dialect ("\r\n" line ends, fields quoted only when they need it), floats as repr(), "NA"
+ * for a missing value. With append, an existing file keeps its rows and gets no second header
+ * (Keras writes the header only into an empty file).
+ *
+ * Durability: instead of appending to the final file in place, the whole content is kept in
+ * memory and the file is replaced atomically (core/file.h) after every epoch, so a crash never
+ * leaves a torn row.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/bytes.h"
+#include "core/file.h"
+#include "core/json.h"
+#include "core/memory.h"
+#include "train/loop.h"
+
+enum { CSV_LIMIT = 256 << 20 };
+
+typedef struct csv_logger {
+  char *path;
+  char separator;
+  int append;
+  sp_buffer content;
+  int header_needed;
+  int key_count;
+  char *keys[SP_LOGS_CAPACITY * 2];
+} csv_logger;
+
+static void forget_keys(csv_logger *logger) {
+  for (int i = 0; i < logger->key_count; i++) free(logger->keys[i]);
+  logger->key_count = 0;
+}
+
+static sp_status csv_train_begin(sp_callback *self, sp_training *training, const sp_logs *logs) {
+  csv_logger *logger = self->context;
+  sp_buffer_free(&logger->content);
+  forget_keys(logger);
+  logger->header_needed = 1;
+  if (logger->append && sp_path_exists(logger->path)) {
+    uint8_t *data;
+    size_t size;
+    SP_TRY(sp_read_file(logger->path, CSV_LIMIT, &data, &size));
+    sp_status status = sp_buffer_append(&logger->content, data, size);
+    free(data);
+    SP_TRY(status);
+    logger->header_needed = size == 0 || logger->content.data[0] == '\n' || logger->content.data[0] == '\r';
+  }
+  return SP_OK;
+}
+
+static int compare_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static sp_status choose_keys(csv_logger *logger, const sp_logs *logs) {
+  int has_validation = 0;
+  for (int i = 0; i < logs->count; i++) {
+    if (!(logger->keys[logger->key_count] = sp_strdup(logs->entries[i].name))) return SP_ERROR_NO_MEMORY;
+    has_validation |= strncmp(logs->entries[i].name, "val_", 4) == 0;
+    logger->key_count++;
+  }
+  qsort(logger->keys, (size_t)logger->key_count, sizeof *logger->keys, compare_names);
+  if (has_validation) return SP_OK;
+  int count = logger->key_count;
+  for (int i = 0; i < count; i++)
+    if (!(logger->keys[logger->key_count++] = sp_strdupf("val_%s", logger->keys[i]))) return SP_ERROR_NO_MEMORY;
+  return SP_OK;
+}
+
+/* A field as csv.writer writes it: quoted (with doubled quotes) when it holds the separator,
+ * a quote or a line break. */
+static sp_status put_field(sp_buffer *out, const char *text, char separator) {
+  if (!strchr(text, separator) && !strpbrk(text, "\"\r\n")) return sp_buffer_append_text(out, text);
+  SP_TRY(sp_buffer_put_u8(out, '"'));
+  for (const char *c = text; *c; c++) {
+    if (*c == '"') SP_TRY(sp_buffer_put_u8(out, '"'));
+    SP_TRY(sp_buffer_put_u8(out, (uint8_t)*c));
+  }
+  return sp_buffer_put_u8(out, '"');
+}
+
+static sp_status put_row_end(sp_buffer *out) { return sp_buffer_append_text(out, "\r\n"); }
+
+static sp_status csv_epoch_end(sp_callback *self, sp_training *training, int epoch, const sp_logs *logs) {
+  csv_logger *logger = self->context;
+  sp_buffer *out = &logger->content;
+  if (logger->key_count == 0) SP_TRY(choose_keys(logger, logs));
+  if (logger->header_needed) {
+    SP_TRY(put_field(out, "epoch", logger->separator));
+    for (int i = 0; i < logger->key_count; i++) {
+      SP_TRY(sp_buffer_put_u8(out, (uint8_t)logger->separator));
+      SP_TRY(put_field(out, logger->keys[i], logger->separator));
+    }
+    SP_TRY(put_row_end(out));
+    logger->header_needed = 0;
+  }
+  SP_TRY(sp_buffer_printf(out, "%d", epoch));
+  for (int i = 0; i < logger->key_count; i++) {
+    char value[40] = "NA";
+    int index = sp_logs_find(logs, logger->keys[i]);
+    if (index >= 0) sp_format_python_float(logs->entries[index].value, value, sizeof value);
+    SP_TRY(sp_buffer_put_u8(out, (uint8_t)logger->separator));
+    SP_TRY(put_field(out, value, logger->separator));
+  }
+  SP_TRY(put_row_end(out));
+  return sp_write_file_atomic(logger->path, out->data, out->size);
+}
+
+static void csv_release(sp_callback *self) {
+  csv_logger *logger = self->context;
+  forget_keys(logger);
+  sp_buffer_free(&logger->content);
+  free(logger->path);
+  free(logger);
+}
+
+sp_callback *sp_csv_logger(const char *path, char separator, int append) {
+  csv_logger *logger = sp_alloc_zeroed(1, sizeof *logger);
+  if (!logger) return NULL;
+  logger->path = sp_strdup(path);
+  logger->separator = separator ? separator : ',';
+  logger->append = append;
+  sp_callback *callback = logger->path ? sp_callback_new("csv_logger", logger) : NULL;
+  if (!callback) {
+    free(logger->path);
+    free(logger);
+    return NULL;
+  }
+  callback->on_train_begin = csv_train_begin;
+  callback->on_epoch_end = csv_epoch_end;
+  callback->release = csv_release;
+  return callback;
+}

@@ -1,0 +1,129 @@
+/* history.c — Keras's History: every epoch's logs, by key, in the order keys first appeared,
+ * written as the JSON of history.history ({"loss": [...], ...}) through the atomic write path.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/file.h"
+#include "core/json.h"
+#include "core/memory.h"
+#include "train/loop.h"
+
+typedef struct history_key {
+  char *name;
+  double *values; /* one per recorded epoch; NaN where an epoch lacked the key */
+} history_key;
+
+struct sp_history {
+  int epoch_count;
+  size_t epoch_capacity;
+  int *epochs;
+  int key_count;
+  history_key keys[SP_LOGS_CAPACITY];
+};
+
+sp_history *sp_history_new(void) { return sp_alloc_zeroed(1, sizeof(sp_history)); }
+
+void sp_history_free(sp_history *history) {
+  if (!history) return;
+  for (int k = 0; k < history->key_count; k++) {
+    free(history->keys[k].name);
+    free(history->keys[k].values);
+  }
+  free(history->epochs);
+  free(history);
+}
+
+static int key_index(const sp_history *history, const char *name) {
+  for (int k = 0; k < history->key_count; k++)
+    if (strcmp(history->keys[k].name, name) == 0) return k;
+  return -1;
+}
+
+static sp_status add_key(sp_history *history, const char *name) {
+  if (history->key_count >= SP_LOGS_CAPACITY) return sp_fail(SP_ERROR_UNSUPPORTED, "history: more than %d keys", SP_LOGS_CAPACITY);
+  history_key *key = &history->keys[history->key_count];
+  key->name = sp_strdup(name);
+  key->values = sp_alloc_zeroed(history->epoch_capacity ? history->epoch_capacity : 1, sizeof *key->values);
+  if (!key->name || !key->values) {
+    free(key->name);
+    free(key->values);
+    return SP_ERROR_NO_MEMORY;
+  }
+  for (int e = 0; e < history->epoch_count; e++) key->values[e] = NAN;
+  history->key_count++;
+  return SP_OK;
+}
+
+static sp_status grow(sp_history *history) {
+  if ((size_t)history->epoch_count < history->epoch_capacity) return SP_OK;
+  size_t capacity = history->epoch_capacity ? history->epoch_capacity * 2 : 16;
+  int *epochs = sp_realloc_array(history->epochs, capacity, sizeof *epochs);
+  if (!epochs) return SP_ERROR_NO_MEMORY;
+  history->epochs = epochs;
+  for (int k = 0; k < history->key_count; k++) {
+    double *values = sp_realloc_array(history->keys[k].values, capacity, sizeof *values);
+    if (!values) return SP_ERROR_NO_MEMORY;
+    history->keys[k].values = values;
+  }
+  history->epoch_capacity = capacity;
+  return SP_OK;
+}
+
+static sp_status record(sp_history *history, int epoch, const sp_logs *logs) {
+  SP_TRY(grow(history));
+  for (int i = 0; i < logs->count; i++)
+    if (key_index(history, logs->entries[i].name) < 0) SP_TRY(add_key(history, logs->entries[i].name));
+  int row = history->epoch_count++;
+  history->epochs[row] = epoch;
+  for (int k = 0; k < history->key_count; k++) history->keys[k].values[row] = sp_logs_get(logs, history->keys[k].name, NAN);
+  return SP_OK;
+}
+
+static sp_status history_on_epoch_end(sp_callback *self, sp_training *training, int epoch, const sp_logs *logs) {
+  return record(self->context, epoch, logs);
+}
+
+sp_callback *sp_history_callback(sp_history *history) {
+  sp_callback *callback = sp_callback_new("history", history);
+  if (callback) callback->on_epoch_end = history_on_epoch_end;
+  return callback;
+}
+
+int sp_history_epoch_count(const sp_history *history) { return history->epoch_count; }
+int sp_history_epoch(const sp_history *history, int index) {
+  return index >= 0 && index < history->epoch_count ? history->epochs[index] : -1;
+}
+int sp_history_key_count(const sp_history *history) { return history->key_count; }
+const char *sp_history_key(const sp_history *history, int index) {
+  return index >= 0 && index < history->key_count ? history->keys[index].name : NULL;
+}
+
+const double *sp_history_values(const sp_history *history, const char *key, int *count) {
+  int index = key_index(history, key);
+  if (count) *count = index < 0 ? 0 : history->epoch_count;
+  return index < 0 ? NULL : history->keys[index].values;
+}
+
+char *sp_history_to_json(const sp_history *history) {
+  json_object *root = json_object_new_object();
+  for (int k = 0; root && k < history->key_count; k++) {
+    json_object *values = json_object_new_array();
+    for (int e = 0; values && e < history->epoch_count; e++)
+      json_object_array_add(values, json_object_new_double(history->keys[k].values[e]));
+    json_object_object_add(root, history->keys[k].name, values);
+  }
+  char *text = root ? sp_json_dumps(root, 0) : NULL;
+  json_object_put(root);
+  if (!text) sp_fail(SP_ERROR_NO_MEMORY, "cannot serialize the training history");
+  return text;
+}
+
+sp_status sp_history_save(const sp_history *history, const char *path) {
+  char *text = sp_history_to_json(history);
+  if (!text) return SP_ERROR_NO_MEMORY;
+  sp_status status = sp_write_file_atomic(path, text, strlen(text));
+  free(text);
+  return status == SP_OK ? SP_OK : sp_error_context(status, "saving the training history to '%s'", path);
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# End to end: `savepoint convert` through every Keras format and TF.js and back, checked with
+# `savepoint show --json` (same architecture and parameter counts everywhere; the formats the
+# files really are), the misnamed-file path (load says what it is, convert reads it by content),
+# a weights-only input with and without --architecture, and usage errors (exit 2).
+set -euo pipefail
+cli=${SP_CLI:?SP_CLI must name the savepoint binary}
+fixtures=${SP_FIXTURES:-}
+python=/usr/bin/python3
+if [ ! -d "$fixtures" ]; then echo "fixtures folder '$fixtures' is absent" >&2; exit 77; fi
+work=${SP_TEST_TMP:-/tmp}/convert-cli-$$
+rm -rf "$work"
+mkdir -p "$work"
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+field() { "$python" -c "import json,sys; data=json.load(sys.stdin); print($1)"; }
+
+source=$fixtures/keras3.7-churn-keras-and-h5-same-model/my_model.keras
+expected=$("$cli" show --json "$source" | field 'data["total_params"]')
+[ "$expected" = 12929 ] || fail "show of the fixture counts $expected params"
+
+"$cli" convert "$source" "$work/a.h5" >/dev/null
+"$cli" convert "$work/a.h5" "$work/web" >/dev/null
+"$cli" convert "$work/web" "$work/b.keras" >/dev/null
+"$cli" convert "$work/b.keras" "$work/arch.json" --keras_version 2 >/dev/null
+"$cli" convert "$work/b.keras" "$work/c.weights.h5" >/dev/null
+"$cli" convert "$work/b.keras" "$work/d.h5" --format legacy-weights-h5 >/dev/null
+for artifact in a.h5:h5 web:tfjs b.keras:keras; do
+  name=${artifact%%:*} format=${artifact##*:}
+  json=$("$cli" show --json "$work/$name")
+  [ "$(echo "$json" | field 'data["format"]')" = "$format" ] || fail "$name is not shown as $format: $json"
+  [ "$(echo "$json" | field 'data["total_params"]')" = "$expected" ] || fail "$name lost parameters: $json"
+done
+[ "$("$cli" show --json "$work/c.weights.h5" | field 'len(data["weights"])')" = 8 ] || fail "c.weights.h5 lists the wrong weights"
+
+# Weights only: needs an architecture.
+if "$cli" convert "$work/c.weights.h5" "$work/e.keras" 2>"$work/err"; then fail "a weights-only input converted alone"; fi
+grep -q -- "--architecture" "$work/err" || fail "no hint about --architecture: $(cat "$work/err")"
+"$cli" convert "$work/c.weights.h5" "$work/e.keras" --architecture "$work/arch.json" >/dev/null
+
+# A legacy .h5 named .keras: show and convert read it as what it is.
+cp "$work/a.h5" "$work/misnamed.keras"
+[ "$("$cli" show --json "$work/misnamed.keras" | field 'data["format"]')" = h5 ] || fail "misnamed file not shown as h5"
+"$cli" convert "$work/misnamed.keras" "$work/fixed.keras" >/dev/null
+[ "$("$cli" show --json "$work/fixed.keras" | field 'data["format"]')" = keras ] || fail "conversion of the misnamed file"
+
+# Usage errors exit 2; load errors exit 1.
+set +e
+"$cli" convert "$source" >/dev/null 2>&1; [ $? = 2 ] || fail "missing OUT should exit 2"
+"$cli" convert "$source" "$work/x.keras" --format nonsense >/dev/null 2>&1; [ $? = 2 ] || fail "bad --format should exit 2"
+"$cli" convert "$work/nothing.keras" "$work/x.keras" >/dev/null 2>&1; [ $? = 1 ] || fail "missing IN should exit 1"
+set -e
+echo "convert CLI: ok"
