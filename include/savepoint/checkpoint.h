@@ -65,6 +65,14 @@ sp_status sp_checkpoint_read_training_state(const char *prefix, char **json);
 /* 1 when <prefix>.index exists. */
 int sp_checkpoint_exists(const char *prefix);
 
+/* ---- what ModelCheckpoint and EarlyStopping monitor ---- */
+
+typedef enum sp_monitor_mode {
+  SP_MONITOR_AUTO = 0, /* from the name, as Keras 3 does: losses and errors down, accuracy-like up */
+  SP_MONITOR_MIN = 1,
+  SP_MONITOR_MAX = 2
+} sp_monitor_mode;
+
 /* ---- the manager ---- */
 
 #define SP_CHECKPOINT_MANIFEST_NAME ".savepoint-checkpoints.json"
