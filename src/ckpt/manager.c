@@ -350,15 +350,34 @@ static sp_status take_lock(sp_checkpoint_manager *manager) {
   return SP_OK;
 }
 
-/* What an earlier manager left unfinished: pending saves (never committed) and deletions. */
+/* 1 when the state file lists name: its save got past step 4, so it is durable and complete. */
+static int listed_in_state(const sp_checkpoint_state *state, const char *name) {
+  if (!state) return 0;
+  if (strcmp(sp_path_basename(state->model_checkpoint_path), name) == 0) return 1;
+  for (size_t i = 0; i < state->path_count; i++)
+    if (strcmp(sp_path_basename(state->all_model_checkpoint_paths[i]), name) == 0) return 1;
+  return 0;
+}
+
+/* What an earlier manager left unfinished: pending saves and deletions. A pending save that the
+ * state file already names was killed between steps 4 and 5: it is complete. Any other pending
+ * save never committed: its files (the sidecar too, which step 3 may have written) are removed. */
 static void finish_interrupted(sp_checkpoint_manager *manager, int *changed) {
+  sp_checkpoint_state *state = NULL;
+  if (sp_checkpoint_state_read(manager->directory, &state) != SP_OK) state = NULL;
   for (size_t i = 0; i < manager->known.count; i++) {
     sp_checkpoint_entry *entry = &manager->known.entries[i];
     if (entry->status != SP_ENTRY_PENDING) continue;
-    entry->status = SP_ENTRY_DELETING;
+    int committed = listed_in_state(state, entry->name) && sp_checkpoint_exists(entry->prefix);
+    entry->status = committed ? SP_ENTRY_COMPLETE : SP_ENTRY_DELETING;
     if (entry->file_count == 0) (void)list_bundle_files(entry); /* reserved before its files were listed */
+    char *sidecar = sp_strdupf("%s%s", entry->name, SP_MANIFEST_SIDECAR_SUFFIX);
+    sp_status ignored = sidecar ? sp_checkpoint_entry_add_file(entry, sidecar) : SP_ERROR_NO_MEMORY;
+    (void)ignored; /* without it, the sidecar is left behind: harmless, and only under memory failure */
+    free(sidecar);
     *changed = 1;
   }
+  sp_checkpoint_state_free(state);
 }
 
 /* An owned checkpoint whose index someone removed can no longer be restored: forget it. */

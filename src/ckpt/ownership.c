@@ -35,6 +35,8 @@ void sp_checkpoint_entry_release(sp_checkpoint_entry *entry) {
 }
 
 sp_status sp_checkpoint_entry_add_file(sp_checkpoint_entry *entry, const char *name) {
+  for (size_t i = 0; i < entry->file_count; i++)
+    if (strcmp(entry->files[i], name) == 0) return SP_OK; /* listed once */
   char **files = sp_realloc_array(entry->files, entry->file_count + 1, sizeof *files);
   if (!files) return SP_ERROR_NO_MEMORY;
   entry->files = files;
