@@ -22,6 +22,7 @@
 #include "core/memory.h"
 #include "formats/tf_bundle.h"
 #include "nn/layer.h"
+#include "savepoint/train.h"
 #include "trackable_object_graph.pb-c.h"
 #include "wrappers.pb-c.h"
 
@@ -558,6 +559,23 @@ static sp_status build_graph(const sp_model *model, const sp_checkpoint_options 
   return number_objects(graph);
 }
 
+static char *optimizer_key(int index) { return sp_strdupf("%s/%05d", SP_CHECKPOINT_OPTIMIZER_KEY, index); }
+
+/* The optimizer's variables ride outside the object graph, like the training state: TensorFlow's
+ * restore never looks at them, and a resumed run gets Keras 3's optimizer state back exactly. */
+static sp_status add_optimizer(sp_checkpoint_snapshot *snapshot, const sp_model *model) {
+  const sp_optimizer *optimizer = sp_model_optimizer((sp_model *)model);
+  int count = optimizer ? sp_optimizer_variable_count(optimizer) : 0;
+  for (int i = 0; i < count; i++) {
+    char *key = optimizer_key(i);
+    if (!key) return SP_ERROR_NO_MEMORY;
+    sp_status status = snapshot_add(snapshot, key, sp_optimizer_variable_value(optimizer, i));
+    free(key);
+    SP_TRY(status);
+  }
+  return SP_OK;
+}
+
 static sp_status capture(sp_checkpoint_snapshot *snapshot, const sp_model *model, const sp_checkpoint_options *options,
                          int copy_values) {
   SP_TRY(build_graph(model, options, &snapshot->graph));
@@ -571,6 +589,7 @@ static sp_status capture(sp_checkpoint_snapshot *snapshot, const sp_model *model
     free(key);
     SP_TRY(status);
   }
+  if (options->include_optimizer) SP_TRY(add_optimizer(snapshot, model));
   if (copy_values) SP_TRY(copy_values_to_arena(snapshot));
   if (options->training_state) {
     snapshot->state_tensor = string_scalar(options->training_state, strlen(options->training_state));
@@ -915,8 +934,60 @@ static sp_status plan_name_based(restore_plan *plan, sp_model *model) {
   return status;
 }
 
+/* Reads the optimizer variables a checkpoint holds (none: *values stays NULL) and checks them
+ * against the compiled model's optimizer, before anything is assigned. */
+static sp_status read_optimizer(restore_plan *plan, sp_model *model, sp_tensor ***values, int *count) {
+  *values = NULL;
+  *count = 0;
+  sp_optimizer *optimizer = sp_model_optimizer(model);
+  char *first = optimizer_key(0);
+  if (!first) return SP_ERROR_NO_MEMORY;
+  int present = sp_bundle_find(plan->reader, first) != NULL;
+  free(first);
+  if (!optimizer || !present) return SP_OK;
+  if (sp_optimizer_variable_count(optimizer) == 0) SP_TRY(sp_model_build_optimizer_variables(model));
+  int wanted = sp_optimizer_variable_count(optimizer);
+  char *extra = optimizer_key(wanted);
+  int too_many = extra && sp_bundle_find(plan->reader, extra) != NULL;
+  free(extra);
+  if (too_many)
+    return sp_fail(SP_ERROR_MISMATCH, "the checkpoint holds more optimizer variables than the model's optimizer (%d)", wanted);
+  sp_tensor **read = sp_alloc_zeroed((size_t)wanted + 1, sizeof *read);
+  if (!read) return SP_ERROR_NO_MEMORY;
+  sp_status status = SP_OK;
+  for (int i = 0; i < wanted && status == SP_OK; i++) {
+    const sp_tensor *current = sp_optimizer_variable_value(optimizer, i);
+    char *key = optimizer_key(i);
+    status = key ? sp_bundle_read(plan->reader, key, &read[i]) : SP_ERROR_NO_MEMORY;
+    if (status == SP_OK && !sp_tensor_same_shape(read[i], current))
+      status = sp_fail(SP_ERROR_MISMATCH, "optimizer variable '%s': the checkpoint's '%s' has another shape",
+                       sp_optimizer_variable_name(optimizer, i), key);
+    free(key);
+  }
+  if (status != SP_OK) {
+    for (int i = 0; i < wanted; i++) sp_tensor_free(read[i]);
+    free(read);
+    return status;
+  }
+  *values = read;
+  *count = wanted;
+  return SP_OK;
+}
+
+/* Assigns (when assign) and frees the values read_optimizer returned. */
+static sp_status assign_optimizer(sp_model *model, sp_tensor **values, int count, int assign) {
+  sp_status status = assign ? SP_OK : SP_ERROR_CANCELLED;
+  for (int i = 0; i < count; i++) {
+    if (status == SP_OK) status = sp_optimizer_set_variable(sp_model_optimizer(model), i, values[i]);
+    sp_tensor_free(values[i]);
+  }
+  free(values);
+  return assign ? status : SP_OK;
+}
+
 sp_status sp_checkpoint_read(sp_model *model, const char *prefix, const sp_checkpoint_options *options) {
-  (void)options;
+  sp_checkpoint_options defaults = sp_checkpoint_defaults();
+  if (!options) options = &defaults;
   if (!model->built)
     return sp_fail(SP_ERROR_INVALID_ARGUMENT, "loading checkpoint '%s': build model '%s' first", prefix, model->name);
   restore_plan plan = {0};
@@ -924,7 +995,13 @@ sp_status sp_checkpoint_read(sp_model *model, const char *prefix, const sp_check
   SP_TRY(sp_error_context(sp_bundle_open(prefix, &plan.reader), "loading checkpoint"));
   int object_based = sp_bundle_find(plan.reader, SP_CHECKPOINT_OBJECT_GRAPH_KEY) != NULL;
   sp_status status = object_based ? plan_object_based(&plan, model) : plan_name_based(&plan, model);
+  sp_tensor **optimizer_values = NULL;
+  int optimizer_count = 0;
+  if (status == SP_OK && options->include_optimizer)
+    status = read_optimizer(&plan, model, &optimizer_values, &optimizer_count);
   if (status == SP_OK) status = execute_plan(&plan);
+  sp_status assigned = assign_optimizer(model, optimizer_values, optimizer_count, status == SP_OK);
+  if (status == SP_OK) status = assigned;
   if (status == SP_OK) {
     sp_variable **variables;
     int count = sp_model_collect_variables(model, &variables, 0);

@@ -33,6 +33,8 @@
 
 #define SP_CHECKPOINT_OBJECT_GRAPH_KEY "_CHECKPOINTABLE_OBJECT_GRAPH"
 #define SP_CHECKPOINT_TRAINING_STATE_KEY "_SAVEPOINT_TRAINING_STATE"
+/* The compiled model's optimizer variables, in Keras 3 order: "_SAVEPOINT_OPTIMIZER/00000", … */
+#define SP_CHECKPOINT_OPTIMIZER_KEY "_SAVEPOINT_OPTIMIZER"
 
 /* The tensors of one checkpoint, keyed as they will be written, in write order. Values are
  * borrowed from the model (capture without copy) or copies owned by the snapshot (with copy),
