@@ -35,7 +35,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
+#include "savepoint/callbacks.h"
 #include "savepoint/model.h"
 #include "savepoint/registry.h"
 #include "savepoint/status.h"
@@ -158,6 +160,82 @@ sp_status sp_checkpoint_manager_prune(sp_checkpoint_manager *manager);
 /* Removes temporary files of this manager's checkpoint name that crashed writers left behind
  * (".ckpt-7.index.tmp-XXXXXX"); *removed (may be NULL) gets how many. */
 sp_status sp_checkpoint_manager_remove_temporaries(sp_checkpoint_manager *manager, size_t *removed);
+
+
+/* ---- training callbacks that save (Keras 3's, keras/src/callbacks) ----
+ *
+ * Each constructor returns a callback for sp_fit_options.callbacks (free it with
+ * sp_callback_free after fit). Their resumable state (best value, wait count, batch counters)
+ * is exposed through save_state / restore_state, so BackupAndRestore resumes them too.
+ */
+
+/* Records a file or checkpoint prefix that was just saved as a registry artifact (kind from the
+ * path: .keras/.h5 model, .weights.h5 weights, otherwise a TF checkpoint), with its SHA-256 and
+ * metrics (may be NULL) as the artifact's metrics. A no-op when registry is NULL. */
+sp_status sp_record_saved_artifact(sp_registry *registry, int64_t run_id, const char *path, const sp_logs *metrics);
+
+typedef struct sp_model_checkpoint_options {
+  const char *filepath;  /* a template, Python str.format with epoch, batch and logged values:
+                            "ckpt/weights-{epoch:02d}-{val_loss:.4f}.weights.h5". The format follows
+                            the extension: .keras (sp_save), .weights.h5 / .h5 (sp_save_weights with
+                            save_weights_only, else sp_save), anything else a TF checkpoint prefix */
+  sp_checkpoint_manager *manager; /* instead of filepath: save through this manager (borrowed), step =
+                                     the optimizer's iterations, metric = the monitored value */
+  const char *monitor;   /* "val_loss" */
+  sp_monitor_mode mode;
+  int verbose;           /* 1: Keras's messages ("Epoch 3: val_loss improved from …") */
+  int save_best_only;
+  int save_weights_only;
+  int64_t save_freq;     /* 0: at the end of every epoch ("epoch"); N > 0: every N batches */
+  int has_initial_value_threshold;
+  double initial_value_threshold;
+  sp_registry *registry; /* records every file saved (sp_record_saved_artifact); NULL: none */
+  int64_t registry_run_id;
+  FILE *out;             /* messages; NULL: stdout */
+} sp_model_checkpoint_options;
+
+sp_model_checkpoint_options sp_model_checkpoint_defaults(void);
+/* Keras's ModelCheckpoint. Fails on options Keras refuses (no filepath, a negative save_freq, a
+ * .keras path with save_weights_only, a .weights.h5 path without it, an unplaceable auto mode). */
+sp_status sp_model_checkpoint(const sp_model_checkpoint_options *options, sp_callback **callback);
+
+typedef struct sp_early_stopping_options {
+  const char *monitor;   /* "val_loss" */
+  double min_delta;
+  int patience;
+  int verbose;
+  sp_monitor_mode mode;
+  int has_baseline;
+  double baseline;
+  int restore_best_weights; /* at the end of training, whether it stopped early or not */
+  int start_from_epoch;
+  FILE *out;             /* messages; NULL: stdout */
+} sp_early_stopping_options;
+
+sp_early_stopping_options sp_early_stopping_defaults(void);
+/* Keras's EarlyStopping: stops when the monitored value has not improved by more than min_delta
+ * for patience epochs (the count restarts only on values that also beat baseline). */
+sp_status sp_early_stopping(const sp_early_stopping_options *options, sp_callback **callback);
+/* The epoch (0-based) at which it stopped training, or -1 when it did not. */
+int sp_early_stopping_stopped_epoch(const sp_callback *early_stopping);
+
+typedef struct sp_backup_options {
+  const char *backup_dir;   /* required; a checkpoint manager directory ("backup-<step>") */
+  int64_t save_freq;        /* 0: at the end of every epoch; N > 0: every N batches */
+  int delete_checkpoint;    /* 1: remove backup_dir when training ends normally */
+  int verbose;
+  sp_registry *registry;    /* records backups and their deletions; NULL: none */
+  int64_t registry_run_id;
+  FILE *out;                /* messages; NULL: stdout */
+} sp_backup_options;
+
+sp_backup_options sp_backup_defaults(void);
+/* BackupAndRestore, to the batch: a backup holds the weights, the optimizer's variables, the
+ * loop's sp_training_state and every other callback's save_state, so a run killed at any point
+ * and started again with the same arguments continues from the last backup and ends with the
+ * weights an uninterrupted run ends with, bit for bit. It must be the last callback of the list
+ * (it saves what the callbacks before it did with the batch or epoch). */
+sp_status sp_backup_and_restore(const sp_backup_options *options, sp_callback **callback);
 
 #ifdef __cplusplus
 }
