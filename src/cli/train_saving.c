@@ -43,6 +43,7 @@ const char sp_cli_saving_help[] =
     "                          (same batch, data order, dropout, optimizer and callback state)\n"
     "  --backup-freq epoch|N   back up at the end of every epoch (default) or every N batches\n"
     "  --keep-backup           keep DIR when training ends (it is deleted by default)\n"
+    "registry:\n"
     "  --registry URL          record the run, its checkpoints, saves and deletions (sqlite:PATH,\n"
     "                          postgresql://…; default $SAVEPOINT_REGISTRY)\n";
 
