@@ -337,6 +337,52 @@ Test(checkpoint_manager, leftovers_of_a_crash_are_cleaned_and_temporaries_only_w
   free(directory);
 }
 
+/* Marks the manifest entry of name pending again, as if the process died before step 5. */
+static void mark_pending(const char *directory, const char *name) {
+  sp_checkpoint_ownership ownership;
+  SP_ASSERT_OK(sp_checkpoint_ownership_read(directory, &ownership));
+  for (size_t i = 0; i < ownership.count; i++)
+    if (strcmp(ownership.entries[i].name, name) == 0) ownership.entries[i].status = SP_ENTRY_PENDING;
+  SP_ASSERT_OK(sp_checkpoint_ownership_write(directory, &ownership));
+  sp_checkpoint_ownership_release(&ownership);
+}
+
+Test(checkpoint_manager, a_save_killed_after_the_state_file_is_kept_and_one_killed_before_is_removed_whole) {
+  char *directory = sp_test_temp_dir("manager_killed_saves");
+  sp_model *model = small_model(3);
+  sp_checkpoint_manager *manager = open_manager(directory, 5);
+  save(manager, model);
+  save(manager, model);
+  SP_ASSERT_OK(sp_checkpoint_manager_close(manager));
+  /* Killed between step 4 (the state file names ckpt-2) and step 5 (its entry complete): ckpt-2
+   * is durable and the latest, and must stay so. */
+  mark_pending(directory, "ckpt-2");
+  manager = open_manager(directory, 5);
+  cr_assert(exists(directory, "ckpt-2.index") && exists(directory, "ckpt-2.sha256"));
+  cr_assert(sp_path_has_suffix(sp_checkpoint_manager_latest(manager), "/ckpt-2"));
+  save(manager, model);
+  SP_ASSERT_OK(sp_checkpoint_manager_close(manager));
+  /* Killed between step 3 (ckpt-3.sha256 written) and step 4: the state file still names ckpt-2,
+   * so ckpt-3 never committed; all its files go, the sidecar too, and its name is free again. */
+  mark_pending(directory, "ckpt-3");
+  sp_checkpoint_state *state = read_state(directory);
+  free(state->model_checkpoint_path);
+  state->model_checkpoint_path = sp_strdup("ckpt-2");
+  cr_assert_eq(state->path_count, 3);
+  free(state->all_model_checkpoint_paths[2]);
+  state->path_count = 2;
+  if (state->timestamp_count > 2) state->timestamp_count = 2;
+  SP_ASSERT_OK(sp_checkpoint_state_write(directory, state));
+  sp_checkpoint_state_free(state);
+  manager = open_manager(directory, 5);
+  cr_assert(!exists(directory, "ckpt-3.index") && !exists(directory, "ckpt-3.sha256"), "ckpt-3 is removed whole");
+  sp_checkpoint_save_info info = {.step = 3};
+  SP_ASSERT_OK(sp_checkpoint_manager_save(manager, model, &info, NULL));
+  SP_ASSERT_OK(sp_checkpoint_manager_close(manager));
+  sp_model_free(model);
+  free(directory);
+}
+
 static float first_kernel_value(const char *prefix) {
   sp_model *model = small_model(3);
   SP_ASSERT_OK(sp_checkpoint_read(model, prefix, NULL));
