@@ -18,17 +18,10 @@
 #include "savepoint/io.h"
 #include "savepoint/train.h"
 #include "test_support.h"
+#include "train_models.h"
 
 static sp_model *classifier(void) {
-  sp_model *model = sp_sequential("classifier");
-  sp_model_set_seed(model, 99);
-  SP_ASSERT_OK(sp_model_add(model, sp_input(1, (int64_t[]){8})));
-  SP_ASSERT_OK(sp_model_add(model, sp_dense(16, "relu")));
-  SP_ASSERT_OK(sp_model_add(model, sp_dropout(0.3)));
-  SP_ASSERT_OK(sp_model_add(model, sp_dense(4, NULL)));
-  SP_ASSERT_OK(sp_model_compile(model, sp_adam(0.01),
-                                "{\"class_name\": \"SparseCategoricalCrossentropy\", \"config\": {\"from_logits\": true}}",
-                                (const char *[]){"accuracy", NULL}));
+  sp_model *model = sp_test_dropout_classifier();
   SP_ASSERT_OK(sp_model_build(model));
   SP_ASSERT_OK(sp_model_initialize(model));
   return model;
@@ -240,68 +233,56 @@ Test(model_checkpoint, every_n_batches_counts_across_epochs_into_a_tf_checkpoint
 
 /* ---- EarlyStopping ---- */
 
-static sp_callback *early_stopping(int patience, double min_delta, FILE *out) {
+static sp_callback *early_stopping(int patience, double min_delta, int restore_best_weights, FILE *out) {
   sp_early_stopping_options options = sp_early_stopping_defaults();
   options.patience = patience;
   options.min_delta = min_delta;
-  options.verbose = 1;
+  options.restore_best_weights = restore_best_weights;
+  options.verbose = out != NULL;
   options.out = out;
   sp_callback *callback;
   SP_ASSERT_OK(sp_early_stopping(&options, &callback));
   return callback;
 }
 
-Test(early_stopping, stops_after_patience_epochs_without_improvement_and_restores_the_best) {
+/* Runs EarlyStopping (restoring the best weights) over values; checks the epochs run, where it
+ * stopped (-1: it did not), the weights it ended with (the best epoch's index) and its messages. */
+static void check_early_stopping(int patience, const double *values, int epochs, int expected_epochs,
+                                 int expected_stop, float expected_weights, const char *expected_messages) {
   FILE *out = tmpfile();
-  sp_early_stopping_options options = sp_early_stopping_defaults();
-  options.patience = 2;
-  options.restore_best_weights = 1;
-  options.verbose = 1;
-  options.out = out;
-  sp_callback *callback;
-  SP_ASSERT_OK(sp_early_stopping(&options, &callback));
+  sp_callback *callback = early_stopping(patience, 0, 1, out);
   sp_model *model = classifier();
-  /* 1.0 (best, wait 0), 0.8 (best, wait 0), 0.85 (wait 1), 0.9 (wait 2 >= 2: stop at epoch index 3) */
-  const double values[] = {1.0, 0.8, 0.85, 0.9, 0.1};
-  cr_assert_eq(run_epochs(callback, model, "val_loss", values, 5), 4);
-  cr_assert_eq(sp_early_stopping_stopped_epoch(callback), 3);
-  cr_assert_eq(first_weight(model), 1.0f); /* the weights at the end of epoch index 1 */
+  cr_assert_eq(run_epochs(callback, model, "val_loss", values, epochs), expected_epochs);
+  cr_assert_eq(sp_early_stopping_stopped_epoch(callback), expected_stop);
+  cr_assert_eq(first_weight(model), expected_weights);
   char *text = read_text(out);
-  cr_assert_str_eq(text, "Epoch 4: early stopping\nRestoring model weights from the end of the best epoch: 2.\n");
+  cr_assert_str_eq(text, expected_messages);
   free(text);
   fclose(out);
   sp_model_free(model);
   sp_callback_free(callback);
 }
 
+Test(early_stopping, stops_after_patience_epochs_without_improvement_and_restores_the_best) {
+  /* 1.0 (best, wait 0), 0.8 (best, wait 0), 0.85 (wait 1), 0.9 (wait 2 >= 2: stop at epoch index
+   * 3); the weights at the end of epoch index 1 come back */
+  const double values[] = {1.0, 0.8, 0.85, 0.9, 0.1};
+  check_early_stopping(2, values, 5, 4, 3, 1.0f,
+                       "Epoch 4: early stopping\nRestoring model weights from the end of the best epoch: 2.\n");
+}
+
 Test(early_stopping, restores_also_when_training_ends_without_stopping) {
-  FILE *out = tmpfile();
-  sp_early_stopping_options options = sp_early_stopping_defaults();
-  options.patience = 1;
-  options.restore_best_weights = 1;
-  options.verbose = 1;
-  options.out = out;
-  sp_callback *callback;
-  SP_ASSERT_OK(sp_early_stopping(&options, &callback));
-  sp_model *model = classifier();
   /* 0.5, 0.4, 0.3: every epoch improves, training ends after 3 epochs; the best is index 2 */
   const double values[] = {0.5, 0.4, 0.3};
-  cr_assert_eq(run_epochs(callback, model, "val_loss", values, 3), 3);
-  cr_assert_eq(sp_early_stopping_stopped_epoch(callback), -1);
-  cr_assert_eq(first_weight(model), 2.0f);
-  char *text = read_text(out);
-  cr_assert_str_eq(text, "Training ended without early stopping.\n"
-                         "Restoring model weights from the end of the best epoch: 3.\n");
-  free(text);
-  fclose(out);
-  sp_model_free(model);
-  sp_callback_free(callback);
+  check_early_stopping(1, values, 3, 3, -1, 2.0f,
+                       "Training ended without early stopping.\n"
+                       "Restoring model weights from the end of the best epoch: 3.\n");
 }
 
 Test(early_stopping, min_delta_baseline_and_start_from_epoch) {
   sp_model *model = classifier();
   /* min_delta 0.1, patience 1: 1.0 best; 0.95 is not below 1.0 - 0.1: wait 1 → stop at index 1 */
-  sp_callback *callback = early_stopping(1, 0.1, NULL);
+  sp_callback *callback = early_stopping(1, 0.1, 0, NULL);
   const double small_steps[] = {1.0, 0.95, 0.85};
   cr_assert_eq(run_epochs(callback, model, "val_loss", small_steps, 3), 2);
   sp_callback_free(callback);
@@ -373,17 +354,6 @@ static sp_status fit_with_backup(sp_model *model, const char *backup_dir, int64_
   return status;
 }
 
-static int same_weights(sp_model *a, sp_model *b) {
-  sp_variable **va, **vb;
-  int count = sp_model_collect_variables(a, &va, 0);
-  cr_assert_eq(sp_model_collect_variables(b, &vb, 0), count);
-  int same = 1;
-  for (int i = 0; i < count; i++) same &= memcmp(va[i]->value->data, vb[i]->value->data, va[i]->value->size) == 0;
-  free(va);
-  free(vb);
-  return same;
-}
-
 Test(backup_and_restore, a_run_interrupted_anywhere_ends_bit_identical) {
   char *directory = sp_test_temp_dir("backup_and_restore");
   sp_model *whole = classifier();
@@ -406,7 +376,7 @@ Test(backup_and_restore, a_run_interrupted_anywhere_ends_bit_identical) {
       sp_model_free(model);
       model = classifier();
       SP_ASSERT_OK(fit_with_backup(model, backup_dir, -1, save_freq));
-      cr_assert(same_weights(whole, model), "crash at %lld, save_freq %lld: weights differ", (long long)crashes[c][0],
+      cr_assert(sp_test_same_weights(whole, model), "crash at %lld, save_freq %lld: weights differ", (long long)crashes[c][0],
                 (long long)save_freq);
       sp_model_free(model);
       free(backup_dir);
