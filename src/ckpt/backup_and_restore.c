@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckpt/callback_context.h"
 #include "core/file.h"
 #include "core/json.h"
 #include "core/memory.h"
@@ -229,13 +230,9 @@ sp_status sp_backup_and_restore(const sp_backup_options *options, sp_callback **
   if (options->save_freq < 0)
     return sp_fail(SP_ERROR_INVALID_ARGUMENT, "BackupAndRestore save_freq must be 0 (every epoch) or a number of "
                    "batches, got %lld", (long long)options->save_freq);
-  backup *b = sp_alloc_zeroed(1, sizeof *b);
-  sp_callback *made = b ? sp_callback_new("backup_and_restore", b) : NULL;
-  if (!made) {
-    free(b);
-    return SP_ERROR_NO_MEMORY;
-  }
-  made->release = release;
+  sp_callback *made;
+  SP_TRY(sp_callback_with_context("backup_and_restore", sizeof(backup), release, &made));
+  backup *b = made->context;
   b->options = *options;
   if (!(b->directory = sp_strdup(options->backup_dir))) {
     sp_callback_free(made);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckpt/callback_context.h"
 #include "ckpt/monitor.h"
 #include "core/base64.h"
 #include "core/bytes.h"
@@ -222,13 +223,9 @@ sp_status sp_early_stopping(const sp_early_stopping_options *options, sp_callbac
   if (options->patience < 0 || options->start_from_epoch < 0)
     return sp_fail(SP_ERROR_INVALID_ARGUMENT, "EarlyStopping: patience and start_from_epoch must be >= 0 (got %d and %d)",
                    options->patience, options->start_from_epoch);
-  early_stopping *stopping = sp_alloc_zeroed(1, sizeof *stopping);
-  sp_callback *made = stopping ? sp_callback_new("early_stopping", stopping) : NULL;
-  if (!made) {
-    free(stopping);
-    return SP_ERROR_NO_MEMORY;
-  }
-  made->release = release;
+  sp_callback *made;
+  SP_TRY(sp_callback_with_context("early_stopping", sizeof(early_stopping), release, &made));
+  early_stopping *stopping = made->context;
   stopping->options = *options;
   sp_status status = sp_monitor_init(&stopping->monitor, options->monitor ? options->monitor : "val_loss", options->mode,
                                      options->min_delta, "EarlyStopping");

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckpt/callback_context.h"
 #include "ckpt/monitor.h"
 #include "ckpt/template.h"
 #include "core/file.h"
@@ -240,14 +241,9 @@ sp_status sp_model_checkpoint(const sp_model_checkpoint_options *options, sp_cal
     return sp_fail(SP_ERROR_INVALID_ARGUMENT, "ModelCheckpoint save_freq must be 0 (every epoch) or a number of "
                    "batches, got %lld", (long long)options->save_freq);
   SP_TRY(check_path(options));
-  model_checkpoint *checkpoint = sp_alloc_zeroed(1, sizeof *checkpoint);
-  if (!checkpoint) return SP_ERROR_NO_MEMORY;
-  sp_callback *made = sp_callback_new("model_checkpoint", checkpoint);
-  if (!made) {
-    free(checkpoint);
-    return SP_ERROR_NO_MEMORY;
-  }
-  made->release = release;
+  sp_callback *made;
+  SP_TRY(sp_callback_with_context("model_checkpoint", sizeof(model_checkpoint), release, &made));
+  model_checkpoint *checkpoint = made->context;
   checkpoint->options = *options;
   checkpoint->options.filepath = NULL;
   sp_status status = sp_monitor_init(&checkpoint->monitor, options->monitor ? options->monitor : "val_loss",
