@@ -169,6 +169,12 @@ sp_status sp_checkpoint_manager_remove_temporaries(sp_checkpoint_manager *manage
  * is exposed through save_state / restore_state, so BackupAndRestore resumes them too.
  */
 
+/* Saves model at path as ModelCheckpoint and `savepoint train --save` do: the format follows the
+ * extension (.keras, .h5 whole models; .weights.h5; with weights_only, .h5 legacy weights), and
+ * any other name is a TF checkpoint prefix, which holds the weights and the optimizer's state.
+ * Creates the parent directory when missing. */
+sp_status sp_save_trained(const sp_model *model, const char *path, int weights_only);
+
 /* Records a file or checkpoint prefix that was just saved as a registry artifact (kind from the
  * path: .keras/.h5 model, .weights.h5 weights, otherwise a TF checkpoint), with its SHA-256 and
  * metrics (may be NULL) as the artifact's metrics. A no-op when registry is NULL. */

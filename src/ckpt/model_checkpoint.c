@@ -42,11 +42,6 @@ static FILE *messages(const model_checkpoint *checkpoint) {
 
 /* ---- where and how a save goes ---- */
 
-static int is_tf_checkpoint_path(const char *path) {
-  sp_format format = sp_format_for_path(path);
-  return format == SP_FORMAT_UNKNOWN || format == SP_FORMAT_CHECKPOINT;
-}
-
 /* Keras refuses a .keras path for weights and a .weights.h5 path for whole models. */
 static sp_status check_path(const sp_model_checkpoint_options *options) {
   if (options->manager) return SP_OK;
@@ -79,17 +74,6 @@ static sp_status format_path(const model_checkpoint *checkpoint, int epoch, int6
   return sp_format_template(checkpoint->filepath, values, count, "ModelCheckpoint filepath", path);
 }
 
-static sp_status save_file(const model_checkpoint *checkpoint, const sp_model *model, const char *path) {
-  char *directory = sp_path_dirname(path);
-  if (!directory) return SP_ERROR_NO_MEMORY;
-  sp_status status = *directory ? sp_make_directories(directory) : SP_OK;
-  free(directory);
-  SP_TRY(status);
-  if (is_tf_checkpoint_path(path)) return sp_checkpoint_write(model, path, NULL);
-  if (checkpoint->options.save_weights_only) return sp_save_weights(model, path, NULL);
-  return sp_save(model, path, NULL);
-}
-
 /* Saves; *where receives the path or the manager's new prefix (caller frees). */
 static sp_status save(model_checkpoint *checkpoint, sp_training *training, int epoch, int64_t batch,
                       const sp_logs *logs, char **where) {
@@ -102,7 +86,7 @@ static sp_status save(model_checkpoint *checkpoint, sp_training *training, int e
     return sp_checkpoint_manager_save(options->manager, training->model, &info, where);
   }
   SP_TRY(format_path(checkpoint, epoch, batch, logs, where));
-  sp_status status = save_file(checkpoint, training->model, *where);
+  sp_status status = sp_save_trained(training->model, *where, checkpoint->options.save_weights_only);
   if (status != SP_OK) return sp_error_context(status, "ModelCheckpoint saving '%s'", *where);
   /* As the manager does: the file is saved; a registry that cannot record it must not stop training. */
   if (sp_record_saved_artifact(options->registry, options->registry_run_id, *where, logs) != SP_OK)

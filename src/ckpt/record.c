@@ -1,13 +1,27 @@
-/* record.c — a saved file or checkpoint as a registry artifact (sp_record_saved_artifact), the one
- * place where ModelCheckpoint and `savepoint train --save` tell the registry what they wrote. */
+/* record.c — what ModelCheckpoint and `savepoint train --save` share: saving by extension
+ * (sp_save_trained) and telling the registry what they wrote (sp_record_saved_artifact). */
 #include <json.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/file.h"
 #include "core/json.h"
 #include "formats/codec.h"
 #include "savepoint/checkpoint.h"
+#include "savepoint/io.h"
 #include "savepoint/version.h"
+
+sp_status sp_save_trained(const sp_model *model, const char *path, int weights_only) {
+  char *directory = sp_path_dirname(path);
+  if (!directory) return SP_ERROR_NO_MEMORY;
+  sp_status status = *directory ? sp_make_directories(directory) : SP_OK;
+  free(directory);
+  SP_TRY(status);
+  sp_format format = sp_format_for_path(path);
+  if (weights_only || format == SP_FORMAT_UNKNOWN || format == SP_FORMAT_CHECKPOINT)
+    return sp_save_weights(model, path, NULL); /* an unknown name: a TF checkpoint (codec.c) */
+  return sp_save(model, path, NULL);
+}
 
 static void kind_of(const char *path, sp_artifact_kind *kind, const char **format) {
   switch (sp_format_for_path(path)) {

@@ -17,8 +17,6 @@
 #include "core/file.h"
 #include "cli/training_output.h"
 #include "core/json.h"
-#include "formats/codec.h"
-#include "savepoint/io.h"
 
 const char sp_cli_saving_help[] =
     "saving (the format follows the extension: .keras, .weights.h5, .h5, else a TF checkpoint prefix):\n"
@@ -206,12 +204,7 @@ sp_status sp_cli_saving_begin(const sp_cli_saving_flags *flags, int argc, char *
 static sp_status save_final(const sp_cli_saving_flags *flags, const sp_cli_saving *saving, const sp_model *model,
                             const sp_logs *final_logs) {
   const char *path = flags->save_path;
-  sp_format format = sp_format_for_path(path);
-  sp_status status;
-  if (format == SP_FORMAT_UNKNOWN || format == SP_FORMAT_CHECKPOINT) status = sp_checkpoint_write(model, path, NULL);
-  else if (flags->save_weights_only || format == SP_FORMAT_WEIGHTS_H5) status = sp_save_weights(model, path, NULL);
-  else status = sp_save(model, path, NULL);
-  SP_TRY(sp_error_context(status, "saving the trained model to '%s'", path));
+  SP_TRY(sp_error_context(sp_save_trained(model, path, flags->save_weights_only), "saving the trained model to '%s'", path));
   return sp_record_saved_artifact(saving->registry, saving->run_id, path, final_logs);
 }
 

@@ -20,6 +20,7 @@
 
 #include "core/file.h"
 #include "core/memory.h"
+#include "formats/codec.h"
 #include "formats/tf_bundle.h"
 #include "nn/layer.h"
 #include "savepoint/train.h"
@@ -1039,3 +1040,26 @@ int sp_checkpoint_exists(const char *prefix) {
   free(index);
   return exists;
 }
+
+/* ---- the codec row: weights (and optimizer state) at a checkpoint prefix ---- */
+
+static sp_status codec_load_weights(sp_model *model, const char *prefix, const sp_load_options *options) {
+  (void)options;
+  return sp_checkpoint_read(model, prefix, NULL);
+}
+
+static sp_status codec_save_weights(const sp_model *model, const char *prefix, const sp_save_options *options) {
+  sp_checkpoint_options checkpoint = sp_checkpoint_defaults();
+  checkpoint.include_optimizer = options ? options->include_optimizer : 1;
+  return sp_checkpoint_write(model, prefix, &checkpoint);
+}
+
+/* probe.c recognises checkpoints (a prefix, its .index or .data files, a directory with a
+ * `checkpoint` state file) and resolves them to the prefix; the codec only loads and saves. */
+const sp_codec sp_tf_checkpoint_codec = {
+    .format = SP_FORMAT_CHECKPOINT,
+    .name = "ckpt",
+    .description = "a TensorFlow checkpoint (tf.keras save_weights in TF format)",
+    .load_weights = codec_load_weights,
+    .save_weights = codec_save_weights,
+};

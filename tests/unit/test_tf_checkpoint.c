@@ -16,6 +16,7 @@
 #include "formats/tf_checkpoint.h"
 #include "nn/model.h"
 #include "savepoint/checkpoint.h"
+#include "savepoint/io.h"
 #include "test_support.h"
 #include "trackable_object_graph.pb-c.h"
 
@@ -325,6 +326,28 @@ Test(tf_checkpoint, snapshots_copy_values_and_reuse_their_buffers) {
   sp_bundle_close(reader);
   sp_checkpoint_snapshot_free(snapshot);
   sp_model_free(model);
+  free(prefix);
+  free(directory);
+}
+
+Test(tf_checkpoint, is_the_codec_for_weights_saved_without_an_extension) {
+  char *directory = sp_test_temp_dir("tf_checkpoint_codec");
+  char *prefix = sp_path_join(directory, "weights");
+  sp_model *model = tutorial_model(), *copy = tutorial_model();
+  sp_variable *kernel = variable(model, "dense_4", "kernel");
+  sp_tensor_floats(kernel->value)[0] = 0.625f;
+  SP_ASSERT_OK(sp_save_weights(model, prefix, NULL)); /* tf.keras 2's rule: no extension → TF format */
+  cr_assert(sp_checkpoint_exists(prefix));
+  sp_probe_info info;
+  SP_ASSERT_OK(sp_probe(prefix, &info));
+  cr_assert_eq(info.format, SP_FORMAT_CHECKPOINT);
+  SP_ASSERT_OK(sp_load_weights(copy, prefix, NULL));
+  cr_assert_eq(sp_tensor_floats(variable(copy, "dense_4", "kernel")->value)[0], 0.625f);
+  sp_model *loaded = NULL;
+  SP_ASSERT_FAILS(sp_load(prefix, NULL, &loaded), SP_ERROR_MISMATCH, "sp_load_weights");
+  SP_ASSERT_FAILS(sp_save(model, prefix, NULL), SP_ERROR_INVALID_ARGUMENT, "cannot tell how to save");
+  sp_model_free(model);
+  sp_model_free(copy);
   free(prefix);
   free(directory);
 }
