@@ -50,7 +50,7 @@ static void print_help(void) {
          "  --verbose 0|1|2         0 silent, 1 progress bar (one line per epoch off a terminal),\n"
          "                          2 one line per epoch (default 1)\n"
          "output:\n"
-         "  --history PATH          write the History as JSON ({\"loss\": [...], ...})\n"
+         "  --history PATH          write the History as JSON ({\"loss\": [...], ...}) after every epoch\n"
          "  --csv-log PATH          write Keras's CSVLogger file\n"
          "  --json                  print a JSON summary (progress then goes to stderr)\n"
          "%s",
@@ -130,7 +130,7 @@ typedef struct training_run {
   sp_model *model;
   sp_cli_data data;
   sp_history *history;
-  sp_callback *csv_logger;
+  sp_callback *csv_logger, *history_logger;
   sp_cli_saving saving;
   double seconds;
 } training_run;
@@ -174,12 +174,16 @@ static sp_status fit(const train_options *options, training_run *run) {
   fit_options.seed = options->seed;
   fit_options.verbose = options->verbose >= 0 ? options->verbose : options->json ? 0 : 1;
   fit_options.progress = options->json ? stderr : stdout;
-  /* CSVLogger first, the saving callbacks after it (BackupAndRestore last). */
-  sp_callback *callbacks[1 + sizeof run->saving.callbacks / sizeof *run->saving.callbacks];
+  /* The loggers first, the saving callbacks after them (BackupAndRestore last). */
+  sp_callback *callbacks[2 + sizeof run->saving.callbacks / sizeof *run->saving.callbacks];
   int count = 0;
   if (options->csv_log_path) {
     if (!(run->csv_logger = sp_csv_logger(options->csv_log_path, ',', 0))) return SP_ERROR_NO_MEMORY;
     callbacks[count++] = run->csv_logger;
+  }
+  if (options->history_path) {
+    if (!(run->history_logger = sp_history_logger(options->history_path))) return SP_ERROR_NO_MEMORY;
+    callbacks[count++] = run->history_logger;
   }
   for (int i = 0; i < run->saving.callback_count; i++) callbacks[count++] = run->saving.callbacks[i];
   fit_options.callbacks = callbacks;
@@ -210,9 +214,7 @@ static sp_status train(const train_options *options, int argc, char **argv, trai
   sp_logs last;
   final_logs(run->history, &last);
   status = sp_cli_saving_end(&options->saving, &run->saving, run->model, status, &last);
-  SP_TRY(status);
-  if (options->history_path) SP_TRY(sp_history_save(run->history, options->history_path));
-  return SP_OK;
+  return status;
 }
 
 static void print_summary(const train_options *options, const training_run *run) {
@@ -241,6 +243,7 @@ int sp_cli_train(int argc, char **argv) {
   sp_status status = train(&options, argc, argv, &run);
   if (status == SP_OK) print_summary(&options, &run);
   sp_callback_free(run.csv_logger);
+  sp_callback_free(run.history_logger);
   sp_history_free(run.history);
   sp_cli_data_free(&run.data);
   sp_model_free(run.model);

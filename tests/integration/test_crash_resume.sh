@@ -3,7 +3,8 @@
 # killed with SIGKILL at random moments, at least 50 times (12 under the sanitizers, SP_SANITIZE=1).
 # After every kill the latest backup must pass `savepoint verify` (every CRC and its sha256
 # manifest) and `savepoint show`; starting the same command again resumes from it, and each job,
-# once it completes, must have saved final weights byte-identical to an uninterrupted run's.
+# once it completes, must have saved final weights and a History file (--history, written after
+# every epoch and resumed with the rest) byte-identical to an uninterrupted run's.
 # The kill delays come from a fixed seed, so a failure reproduces.
 set -uo pipefail
 cli=${SP_CLI:?SP_CLI must name the savepoint binary}
@@ -43,7 +44,7 @@ def train(final, backup_dir):
     # 120 samples, batch 8: 15 batches per epoch, 45 in all; EarlyStopping's state rides along.
     return [cli, "train", "--model", os.path.join(work, "model.json"), "--csv", os.path.join(work, "data.csv"),
             "--epochs", "3", "--batch-size", "8", "--seed", "5", "--verbose", "0", "--validation-split", "0.2",
-            "--early-stopping-patience", "5", "--save", final,
+            "--early-stopping-patience", "5", "--save", final, "--history", final + ".history.json",
             "--backup-dir", backup_dir, "--backup-freq", "1"]
 
 def run(command):
@@ -58,6 +59,8 @@ if done.returncode != 0:
 full_run = time.monotonic() - started
 with open(reference, "rb") as f:
     expected = f.read()
+with open(reference + ".history.json", "rb") as f:
+    expected_history = f.read()
 
 def check_latest(backup_dir, what):
     latest = run([cli, "ckpt", "latest", backup_dir])
@@ -95,6 +98,9 @@ while killed < kills and not failures:
         with open(final, "rb") as f:
             if f.read() != expected:
                 fail("job %d: final weights differ from the uninterrupted run's after %d attempts" % (jobs, attempt + 1))
+        with open(final + ".history.json", "rb") as f:
+            if f.read() != expected_history:
+                fail("job %d: the History file differs from the uninterrupted run's" % jobs)
         if attempt > 0:
             resumed_to_the_end += 1
         break

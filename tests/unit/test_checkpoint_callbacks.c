@@ -324,8 +324,9 @@ static sp_status crash_before_batch(sp_callback *self, sp_training *training, in
   return SP_OK;
 }
 
-/* A fit of 3 epochs with EarlyStopping (state to carry) and a backup every batch; crash_at >= 0
- * makes it fail before that global batch. */
+/* A fit of 3 epochs with a History file and EarlyStopping (state to carry) and a backup every
+ * save_freq batches, the History written to backup_dir + ".history.json"; crash_at >= 0 makes it
+ * fail before that global batch. */
 static sp_status fit_with_backup(sp_model *model, const char *backup_dir, int64_t crash_at, int64_t save_freq) {
   sp_tensor *x = sp_tensor_new(SP_FLOAT32, 2, (int64_t[]){50, 8}), *y = sp_tensor_new(SP_FLOAT32, 1, (int64_t[]){50});
   for (int64_t i = 0; i < 50 * 8; i++) sp_tensor_floats(x)[i] = (float)cos(0.11 * (double)i);
@@ -343,15 +344,30 @@ static sp_status fit_with_backup(sp_model *model, const char *backup_dir, int64_
   options.backup_dir = backup_dir;
   options.save_freq = save_freq;
   SP_ASSERT_OK(sp_backup_and_restore(&options, &backup));
-  sp_callback *callbacks[] = {crasher, stopper, backup};
+  char *history_path = sp_strdupf("%s.history.json", backup_dir);
+  sp_callback *logger = sp_history_logger(history_path);
+  free(history_path);
+  sp_callback *callbacks[] = {crasher, logger, stopper, backup};
   sp_fit_options fit = sp_fit_defaults();
   fit.epochs = 3, fit.batch_size = 8, fit.verbose = 0, fit.seed = 11;
-  fit.callbacks = callbacks, fit.callback_count = 3;
+  fit.callbacks = callbacks, fit.callback_count = 4;
   sp_status status = sp_model_fit(model, x, y, &fit, NULL);
-  for (int i = 0; i < 3; i++) sp_callback_free(callbacks[i]);
+  for (int i = 0; i < 4; i++) sp_callback_free(callbacks[i]);
   sp_tensor_free(x);
   sp_tensor_free(y);
   return status;
+}
+
+/* The History files of two runs hold the same bytes (takes other). */
+static void assert_same_files(const char *expected, char *other) {
+  uint8_t *a, *b;
+  size_t a_size, b_size;
+  SP_ASSERT_OK(sp_read_file(expected, 1 << 20, &a, &a_size));
+  SP_ASSERT_OK(sp_read_file(other, 1 << 20, &b, &b_size));
+  cr_assert(a_size == b_size && memcmp(a, b, a_size) == 0, "%s differs from %s", other, expected);
+  free(a);
+  free(b);
+  free(other);
 }
 
 Test(backup_and_restore, a_run_interrupted_anywhere_ends_bit_identical) {
@@ -359,6 +375,7 @@ Test(backup_and_restore, a_run_interrupted_anywhere_ends_bit_identical) {
   sp_model *whole = classifier();
   char *whole_dir = sp_path_join(directory, "whole");
   SP_ASSERT_OK(fit_with_backup(whole, whole_dir, -1, 1));
+  char *whole_history = sp_strdupf("%s.history.json", whole_dir);
   cr_assert(!sp_path_exists(whole_dir), "the backup is deleted when training ends");
   /* 7 batches per epoch, 21 in all: crash before batch 0 of epoch 2, mid-epoch, and twice in a row. */
   const int64_t crashes[][2] = {{7, -1}, {10, -1}, {3, 9}, {20, -1}};
@@ -378,11 +395,13 @@ Test(backup_and_restore, a_run_interrupted_anywhere_ends_bit_identical) {
       SP_ASSERT_OK(fit_with_backup(model, backup_dir, -1, save_freq));
       cr_assert(sp_test_same_weights(whole, model), "crash at %lld, save_freq %lld: weights differ", (long long)crashes[c][0],
                 (long long)save_freq);
+      assert_same_files(whole_history, sp_strdupf("%s.history.json", backup_dir));
       sp_model_free(model);
       free(backup_dir);
     }
   }
   sp_model_free(whole);
+  free(whole_history);
   free(whole_dir);
   free(directory);
 }
