@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ckpt/callback_context.h"
 #include "core/file.h"
 #include "core/json.h"
 #include "core/memory.h"

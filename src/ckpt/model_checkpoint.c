@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ckpt/callback_context.h"
 #include "ckpt/monitor.h"
 #include "ckpt/template.h"
 #include "core/file.h"

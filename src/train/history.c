@@ -202,13 +202,9 @@ static void logger_release(sp_callback *self) {
 }
 
 sp_callback *sp_history_logger(const char *path) {
-  history_logger *logger = sp_alloc_zeroed(1, sizeof *logger);
-  sp_callback *callback = logger ? sp_callback_new("history_logger", logger) : NULL;
-  if (!callback) {
-    free(logger);
-    return NULL;
-  }
-  callback->release = logger_release;
+  sp_callback *callback;
+  if (sp_callback_with_context("history_logger", sizeof(history_logger), logger_release, &callback) != SP_OK) return NULL;
+  history_logger *logger = callback->context;
   logger->path = sp_strdup(path);
   logger->history = sp_history_new();
   if (!logger->path || !logger->history) {
