@@ -229,6 +229,8 @@ typedef struct sp_backup_options {
   const char *backup_dir;   /* required; a checkpoint manager directory ("backup-<step>") */
   int64_t save_freq;        /* 0: at the end of every epoch; N > 0: every N batches */
   int delete_checkpoint;    /* 1: remove backup_dir when training ends normally */
+  int async;                /* 1: a writer thread writes each backup while training continues (the
+                               values are copied first); a failed write stops training at the next */
   int verbose;
   sp_registry *registry;    /* records backups and their deletions; NULL: none */
   int64_t registry_run_id;

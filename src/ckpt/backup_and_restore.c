@@ -159,6 +159,7 @@ static sp_status on_train_begin(sp_callback *self, sp_training *training, const 
   sp_checkpoint_manager_options options = sp_checkpoint_manager_defaults();
   options.max_to_keep = 1;
   options.checkpoint_name = "backup";
+  options.async = b->options.async;
   options.registry = b->options.registry;
   options.registry_run_id = b->options.registry_run_id;
   if (b->manager) SP_TRY(sp_checkpoint_manager_close(b->manager));

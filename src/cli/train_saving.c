@@ -41,6 +41,7 @@ const char sp_cli_saving_help[] =
     "                          (same batch, data order, dropout, optimizer and callback state)\n"
     "  --backup-freq epoch|N   back up at the end of every epoch (default) or every N batches\n"
     "  --keep-backup           keep DIR when training ends (it is deleted by default)\n"
+    "  --backup-async          write each backup on a writer thread while training goes on\n"
     "registry:\n"
     "  --registry URL          record the run, its checkpoints, saves and deletions (sqlite:PATH,\n"
     "                          postgresql://…; default $SAVEPOINT_REGISTRY)\n";
@@ -91,6 +92,7 @@ static int store_option(int option, const char *argument, sp_cli_saving_flags *f
     case SP_CLI_OPTION_BACKUP_DIR: flags->backup_dir = argument; return 1;
     case SP_CLI_OPTION_BACKUP_FREQ: return parse_frequency(argument, &flags->backup_freq);
     case SP_CLI_OPTION_KEEP_BACKUP: flags->keep_backup = 1; return 1;
+    case SP_CLI_OPTION_BACKUP_ASYNC: flags->backup_async = 1; return 1;
     case SP_CLI_OPTION_REGISTRY: flags->registry_url = argument; return 1;
   }
   return -2;
@@ -169,6 +171,7 @@ static sp_status add_backup(const sp_cli_saving_flags *flags, int verbose, sp_cl
   options.backup_dir = flags->backup_dir;
   options.save_freq = flags->backup_freq;
   options.delete_checkpoint = !flags->keep_backup;
+  options.async = flags->backup_async;
   options.verbose = verbose;
   options.registry = saving->registry;
   options.registry_run_id = saving->run_id;

@@ -27,6 +27,7 @@ typedef struct sp_cli_saving_flags {
   const char *backup_dir;        /* --backup-dir */
   int64_t backup_freq;           /* --backup-freq: 0 = epoch */
   int keep_backup;               /* --keep-backup: do not delete it when training ends */
+  int backup_async;              /* --backup-async: write backups on a writer thread */
   const char *registry_url;      /* --registry */
 } sp_cli_saving_flags;
 
@@ -35,7 +36,7 @@ enum {
   SP_CLI_OPTION_SAVE_BEST_ONLY, SP_CLI_OPTION_SAVE_WEIGHTS_ONLY, SP_CLI_OPTION_SAVE_FREQ, SP_CLI_OPTION_MAX_TO_KEEP,
   SP_CLI_OPTION_PATIENCE, SP_CLI_OPTION_STOPPING_MONITOR, SP_CLI_OPTION_MIN_DELTA, SP_CLI_OPTION_START_FROM_EPOCH,
   SP_CLI_OPTION_RESTORE_BEST, SP_CLI_OPTION_BACKUP_DIR, SP_CLI_OPTION_BACKUP_FREQ, SP_CLI_OPTION_KEEP_BACKUP,
-  SP_CLI_OPTION_REGISTRY
+  SP_CLI_OPTION_BACKUP_ASYNC, SP_CLI_OPTION_REGISTRY
 };
 
 #define SP_CLI_SAVING_LONG_OPTIONS                                                          \
@@ -55,6 +56,7 @@ enum {
       {"backup-dir", required_argument, NULL, SP_CLI_OPTION_BACKUP_DIR},                    \
       {"backup-freq", required_argument, NULL, SP_CLI_OPTION_BACKUP_FREQ},                  \
       {"keep-backup", no_argument, NULL, SP_CLI_OPTION_KEEP_BACKUP},                        \
+      {"backup-async", no_argument, NULL, SP_CLI_OPTION_BACKUP_ASYNC},                      \
       {"registry", required_argument, NULL, SP_CLI_OPTION_REGISTRY}
 
 extern const char sp_cli_saving_help[];

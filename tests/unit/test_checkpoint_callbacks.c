@@ -327,7 +327,8 @@ static sp_status crash_before_batch(sp_callback *self, sp_training *training, in
 /* A fit of 3 epochs with a History file and EarlyStopping (state to carry) and a backup every
  * save_freq batches, the History written to backup_dir + ".history.json"; crash_at >= 0 makes it
  * fail before that global batch. */
-static sp_status fit_with_backup(sp_model *model, const char *backup_dir, int64_t crash_at, int64_t save_freq) {
+static sp_status fit_with_backup(sp_model *model, const char *backup_dir, int64_t crash_at, int64_t save_freq,
+                                 int async) {
   sp_tensor *x = sp_tensor_new(SP_FLOAT32, 2, (int64_t[]){50, 8}), *y = sp_tensor_new(SP_FLOAT32, 1, (int64_t[]){50});
   for (int64_t i = 0; i < 50 * 8; i++) sp_tensor_floats(x)[i] = (float)cos(0.11 * (double)i);
   for (int64_t i = 0; i < 50; i++) sp_tensor_floats(y)[i] = (float)((i * 7) % 4);
@@ -343,6 +344,7 @@ static sp_status fit_with_backup(sp_model *model, const char *backup_dir, int64_
   sp_backup_options options = sp_backup_defaults();
   options.backup_dir = backup_dir;
   options.save_freq = save_freq;
+  options.async = async;
   SP_ASSERT_OK(sp_backup_and_restore(&options, &backup));
   char *history_path = sp_strdupf("%s.history.json", backup_dir);
   sp_callback *logger = sp_history_logger(history_path);
@@ -374,27 +376,30 @@ Test(backup_and_restore, a_run_interrupted_anywhere_ends_bit_identical) {
   char *directory = sp_test_temp_dir("backup_and_restore");
   sp_model *whole = classifier();
   char *whole_dir = sp_path_join(directory, "whole");
-  SP_ASSERT_OK(fit_with_backup(whole, whole_dir, -1, 1));
+  SP_ASSERT_OK(fit_with_backup(whole, whole_dir, -1, 1, 0));
   char *whole_history = sp_strdupf("%s.history.json", whole_dir);
   cr_assert(!sp_path_exists(whole_dir), "the backup is deleted when training ends");
   /* 7 batches per epoch, 21 in all: crash before batch 0 of epoch 2, mid-epoch, and twice in a row. */
   const int64_t crashes[][2] = {{7, -1}, {10, -1}, {3, 9}, {20, -1}};
   for (size_t c = 0; c < sizeof crashes / sizeof *crashes; c++) {
-    for (int64_t save_freq = 1; save_freq <= 3; save_freq += 2) {
-      char *backup_dir = sp_strdupf("%s/run-%zu-%lld", directory, c, (long long)save_freq);
+    /* every batch, every batch with async writes, every 3 batches */
+    for (int variant = 0; variant < 3; variant++) {
+      int64_t save_freq = variant == 2 ? 3 : 1;
+      int async = variant == 1;
+      char *backup_dir = sp_strdupf("%s/run-%zu-%d", directory, c, variant);
       sp_model *model = classifier();
-      cr_assert_neq(fit_with_backup(model, backup_dir, crashes[c][0], save_freq), SP_OK);
+      cr_assert_neq(fit_with_backup(model, backup_dir, crashes[c][0], save_freq, async), SP_OK);
       cr_assert(sp_path_exists(backup_dir), "a crashed run keeps its backup");
       if (crashes[c][1] >= 0) {
         sp_model_free(model); /* a new process: fresh model, same initial weights */
         model = classifier();
-        cr_assert_neq(fit_with_backup(model, backup_dir, crashes[c][1], save_freq), SP_OK);
+        cr_assert_neq(fit_with_backup(model, backup_dir, crashes[c][1], save_freq, async), SP_OK);
       }
       sp_model_free(model);
       model = classifier();
-      SP_ASSERT_OK(fit_with_backup(model, backup_dir, -1, save_freq));
-      cr_assert(sp_test_same_weights(whole, model), "crash at %lld, save_freq %lld: weights differ", (long long)crashes[c][0],
-                (long long)save_freq);
+      SP_ASSERT_OK(fit_with_backup(model, backup_dir, -1, save_freq, async));
+      cr_assert(sp_test_same_weights(whole, model), "crash at %lld, save_freq %lld, async %d: weights differ",
+                (long long)crashes[c][0], (long long)save_freq, async);
       assert_same_files(whole_history, sp_strdupf("%s.history.json", backup_dir));
       sp_model_free(model);
       free(backup_dir);
