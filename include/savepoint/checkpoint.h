@@ -153,6 +153,8 @@ typedef struct sp_checkpoint_info {
 /* Checkpoints the manager knows, oldest first (written ones, and those the state file names). */
 size_t sp_checkpoint_manager_count(const sp_checkpoint_manager *manager);
 sp_status sp_checkpoint_manager_get(const sp_checkpoint_manager *manager, size_t index, sp_checkpoint_info *info);
+/* The directory the manager keeps (borrowed). */
+const char *sp_checkpoint_manager_directory(const sp_checkpoint_manager *manager);
 /* The newest checkpoint's prefix (borrowed), or NULL when there is none. */
 const char *sp_checkpoint_manager_latest(const sp_checkpoint_manager *manager);
 /* Applies retention now (e.g. after changing max_to_keep: `savepoint ckpt prune`). */

@@ -844,6 +844,8 @@ sp_status sp_checkpoint_manager_get(const sp_checkpoint_manager *manager, size_t
   return SP_OK;
 }
 
+const char *sp_checkpoint_manager_directory(const sp_checkpoint_manager *manager) { return manager->directory; }
+
 const char *sp_checkpoint_manager_latest(const sp_checkpoint_manager *manager) {
   wait_idle(manager);
   for (size_t i = manager->known.count; i > 0; i--)

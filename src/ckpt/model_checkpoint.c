@@ -127,10 +127,11 @@ static int should_save(model_checkpoint *checkpoint, int epoch, const sp_logs *l
 
 static sp_status save_model(model_checkpoint *checkpoint, sp_training *training, int epoch, int64_t batch,
                             const sp_logs *logs) {
-  /* The path the message names: the template's, or the manager's next checkpoint ("<dir>/ckpt"). */
+  /* The path the message names: the template's, or the manager's directory. */
   char *path = NULL;
   if (!checkpoint->options.manager) SP_TRY(format_path(checkpoint, epoch, batch, logs, &path));
-  int decision = should_save(checkpoint, epoch, logs, path ? path : "the checkpoint manager's directory");
+  int decision = should_save(checkpoint, epoch, logs,
+                             path ? path : sp_checkpoint_manager_directory(checkpoint->options.manager));
   free(path);
   if (!decision) return SP_OK;
   char *where = NULL;
