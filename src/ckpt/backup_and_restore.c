@@ -16,10 +16,12 @@
  *    "callbacks": [{"name": "early_stopping", "state": "<its save_state JSON>"}, …]}
  * one entry per callback before this one, in order (state null when it has none).
  */
+#include <errno.h>
 #include <json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/file.h"
 #include "core/json.h"
@@ -201,7 +203,18 @@ static sp_status remove_backups(backup *b) {
   sp_status status = sp_checkpoint_manager_close(b->manager);
   b->manager = NULL;
   SP_TRY(status);
-  return sp_error_context(sp_remove_tree(b->directory), "deleting backup directory '%s'", b->directory);
+  /* Renamed away first: a process killed while removing files must not leave a backup directory
+   * whose state file names a checkpoint with files missing. The next run starts afresh. */
+  char *doomed = sp_strdupf("%s.deleting-%ld", b->directory, (long)getpid());
+  if (!doomed) return SP_ERROR_NO_MEMORY;
+  if (rename(b->directory, doomed) != 0)
+    status = sp_fail(SP_ERROR_IO, "cannot move backup directory '%s' away to delete it: %s", b->directory, strerror(errno));
+  char *parent = status == SP_OK ? sp_path_dirname(b->directory) : NULL;
+  if (status == SP_OK) status = parent ? sp_fsync_directory(*parent ? parent : ".") : SP_ERROR_NO_MEMORY;
+  free(parent);
+  if (status == SP_OK) status = sp_remove_tree(doomed);
+  free(doomed);
+  return sp_error_context(status, "deleting backup directory '%s'", b->directory);
 }
 
 static sp_status on_train_end(sp_callback *self, sp_training *training, const sp_logs *logs) {
