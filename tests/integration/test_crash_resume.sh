@@ -3,8 +3,9 @@
 # killed with SIGKILL at random moments, at least 50 times (12 under the sanitizers, SP_SANITIZE=1).
 # After every kill the latest backup must pass `savepoint verify` (every CRC and its sha256
 # manifest) and `savepoint show`; starting the same command again resumes from it, and each job,
-# once it completes, must have saved final weights and a History file (--history, written after
-# every epoch and resumed with the rest) byte-identical to an uninterrupted run's.
+# once it completes, must have saved final weights, a History file (--history) and a CSV log
+# (--csv-log), both written after every epoch and resumed with the rest, byte-identical to an
+# uninterrupted run's.
 # The kill delays come from a fixed seed, so a failure reproduces.
 set -uo pipefail
 cli=${SP_CLI:?SP_CLI must name the savepoint binary}
@@ -45,6 +46,7 @@ def train(final, backup_dir):
     return [cli, "train", "--model", os.path.join(work, "model.json"), "--csv", os.path.join(work, "data.csv"),
             "--epochs", "3", "--batch-size", "8", "--seed", "5", "--verbose", "0", "--validation-split", "0.2",
             "--early-stopping-patience", "5", "--save", final, "--history", final + ".history.json",
+            "--csv-log", final + ".csv",
             "--backup-dir", backup_dir, "--backup-freq", "1"]
 
 def run(command):
@@ -61,6 +63,8 @@ with open(reference, "rb") as f:
     expected = f.read()
 with open(reference + ".history.json", "rb") as f:
     expected_history = f.read()
+with open(reference + ".csv", "rb") as f:
+    expected_csv = f.read()
 
 def check_latest(backup_dir, what):
     latest = run([cli, "ckpt", "latest", backup_dir])
@@ -101,6 +105,9 @@ while killed < kills and not failures:
         with open(final + ".history.json", "rb") as f:
             if f.read() != expected_history:
                 fail("job %d: the History file differs from the uninterrupted run's" % jobs)
+        with open(final + ".csv", "rb") as f:
+            if f.read() != expected_csv:
+                fail("job %d: the CSV log differs from the uninterrupted run's" % jobs)
         if attempt > 0:
             resumed_to_the_end += 1
         break
