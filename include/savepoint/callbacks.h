@@ -116,6 +116,10 @@ struct sp_callback {
  * added when validation has not run yet), values as Python prints them. append keeps the rows
  * of an earlier run (and its header). The file is rewritten atomically after every epoch. */
 sp_callback *sp_csv_logger(const char *path, char separator, int append);
+/* The History as JSON ({"loss": [...], ...}, as sp_history_to_json) rewritten atomically at path
+ * after every epoch, so a killed run leaves the epochs it finished. Its save_state holds the
+ * epochs so far, so a run resumed by BackupAndRestore writes the whole History. */
+sp_callback *sp_history_logger(const char *path);
 /* Keras's TerminateOnNaN: stops training when a batch's loss is NaN or infinite. */
 sp_callback *sp_terminate_on_nan(void);
 /* A callback with hooks and context set by the caller (the struct is zeroed; fill in what you need).

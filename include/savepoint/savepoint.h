@@ -2,6 +2,7 @@
 #ifndef SAVEPOINT_H
 #define SAVEPOINT_H
 
+#include "savepoint/checkpoint.h"
 #include "savepoint/custom.h"
 #include "savepoint/io.h"
 #include "savepoint/manifest.h"

@@ -23,6 +23,7 @@ int sp_cli_show(int argc, char **argv);
 int sp_cli_verify(int argc, char **argv);
 int sp_cli_manifest(int argc, char **argv);
 int sp_cli_registry(int argc, char **argv);
+int sp_cli_ckpt(int argc, char **argv);
 int sp_cli_train(int argc, char **argv);
 int sp_cli_evaluate(int argc, char **argv);
 int sp_cli_predict(int argc, char **argv);

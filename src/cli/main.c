@@ -15,6 +15,7 @@ static const sp_cli_command commands[] = {
     {"verify", "check every checksum of a checkpoint and name what is damaged", sp_cli_verify},
     {"manifest", "write the sha256sum-style manifest of an artifact", sp_cli_manifest},
     {"registry", "artifact registry: list, show, history, label, verify, add, gc", sp_cli_registry},
+    {"ckpt", "checkpoint directories: list, latest, prune", sp_cli_ckpt},
     {"train", "train a model (Keras config JSON) on IDX, NPY or CSV data", sp_cli_train},
     {"evaluate", "loss and metrics of a model on labelled data", sp_cli_evaluate},
     {"predict", "run a model on data and print or write its outputs", sp_cli_predict},

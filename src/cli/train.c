@@ -18,6 +18,8 @@
 #include "cli/model_loading.h"
 #include "cli/training_data.h"
 #include "cli/training_output.h"
+#include "cli/train_saving.h"
+#include "core/json.h"
 #include "savepoint/train.h"
 #include "train/loop.h"
 
@@ -29,7 +31,7 @@ typedef struct train_options {
   int64_t batch_size, seed;
   double validation_split;
   const char *history_path, *csv_log_path;
-  /* Saving flags (--save PATH, --checkpoint DIR, …) go here. */
+  sp_cli_saving_flags saving; /* --save, --checkpoint, --early-stopping-…, --backup-dir, --registry */
 } train_options;
 
 static void print_help(void) {
@@ -48,10 +50,11 @@ static void print_help(void) {
          "  --verbose 0|1|2         0 silent, 1 progress bar (one line per epoch off a terminal),\n"
          "                          2 one line per epoch (default 1)\n"
          "output:\n"
-         "  --history PATH          write the History as JSON ({\"loss\": [...], ...})\n"
+         "  --history PATH          write the History as JSON ({\"loss\": [...], ...}) after every epoch\n"
          "  --csv-log PATH          write Keras's CSVLogger file\n"
-         "  --json                  print a JSON summary (progress then goes to stderr)\n",
-         sp_cli_data_help, sp_cli_compile_help);
+         "  --json                  print a JSON summary (progress then goes to stderr)\n"
+         "%s",
+         sp_cli_data_help, sp_cli_compile_help, sp_cli_saving_help);
 }
 
 enum { OPTION_MODEL = 1200, OPTION_EPOCHS, OPTION_INITIAL_EPOCH, OPTION_BATCH_SIZE, OPTION_VALIDATION_SPLIT,
@@ -89,15 +92,18 @@ static int parse_arguments(int argc, char **argv, train_options *options) {
       {"help", no_argument, NULL, OPTION_HELP},
       SP_CLI_DATA_LONG_OPTIONS,
       SP_CLI_COMPILE_LONG_OPTIONS,
+      SP_CLI_SAVING_LONG_OPTIONS,
       {NULL, 0, NULL, 0}};
   *options = (train_options){.data = sp_cli_data_defaults(), .compile = sp_cli_compile_defaults(), .epochs = 1,
-                             .verbose = -1, .shuffle = 1, .batch_size = 32, .seed = -1};
+                             .saving = sp_cli_saving_defaults(), .verbose = -1, .shuffle = 1, .batch_size = 32,
+                             .seed = -1};
   opterr = 0;
   optind = 1;
   int option;
   while ((option = getopt_long(argc, argv, ":h", long_options, NULL)) != -1) {
     int handled = sp_cli_data_option("train", option, optarg, &options->data);
     if (!handled) handled = sp_cli_compile_option("train", option, optarg, &options->compile);
+    if (!handled) handled = sp_cli_saving_option("train", option, optarg, &options->saving);
     if (handled < 0) return 2;
     if (handled) continue;
     switch (option) {
@@ -124,9 +130,39 @@ typedef struct training_run {
   sp_model *model;
   sp_cli_data data;
   sp_history *history;
-  sp_callback *csv_logger;
+  sp_callback *csv_logger, *history_logger;
+  sp_cli_saving saving;
   double seconds;
 } training_run;
+
+/* The run's hyperparameters for the registry (a JSON object text; caller frees). */
+static char *hyperparameters(const train_options *options) {
+  json_object *root = json_object_new_object();
+  if (!root) return NULL;
+  json_object_object_add(root, "epochs", json_object_new_int(options->epochs));
+  json_object_object_add(root, "batch_size", json_object_new_int64(options->batch_size));
+  json_object_object_add(root, "validation_split", json_object_new_double(options->validation_split));
+  json_object_object_add(root, "shuffle", json_object_new_boolean(options->shuffle));
+  if (options->seed >= 0) json_object_object_add(root, "seed", json_object_new_int64(options->seed));
+  if (options->compile.optimizer) json_object_object_add(root, "optimizer", json_object_new_string(options->compile.optimizer));
+  if (!isnan(options->compile.learning_rate))
+    json_object_object_add(root, "learning_rate", json_object_new_double(options->compile.learning_rate));
+  if (options->compile.loss) json_object_object_add(root, "loss", json_object_new_string(options->compile.loss));
+  if (options->compile.metrics) json_object_object_add(root, "metrics", json_object_new_string(options->compile.metrics));
+  char *text = sp_json_dumps(root, 0);
+  json_object_put(root);
+  return text;
+}
+
+/* The last epoch's logs, from the History. */
+static void final_logs(const sp_history *history, sp_logs *logs) {
+  *logs = (sp_logs){0};
+  for (int k = 0; history && k < sp_history_key_count(history); k++) {
+    int count = 0;
+    const double *values = sp_history_values(history, sp_history_key(history, k), &count);
+    if (count > 0 && sp_logs_set(logs, sp_history_key(history, k), values[count - 1]) != SP_OK) return;
+  }
+}
 
 static sp_status fit(const train_options *options, training_run *run) {
   sp_fit_options fit_options = sp_fit_defaults();
@@ -138,25 +174,47 @@ static sp_status fit(const train_options *options, training_run *run) {
   fit_options.seed = options->seed;
   fit_options.verbose = options->verbose >= 0 ? options->verbose : options->json ? 0 : 1;
   fit_options.progress = options->json ? stderr : stdout;
+  /* The loggers first, the saving callbacks after them (BackupAndRestore last). */
+  sp_callback *callbacks[2 + sizeof run->saving.callbacks / sizeof *run->saving.callbacks];
+  int count = 0;
   if (options->csv_log_path) {
     if (!(run->csv_logger = sp_csv_logger(options->csv_log_path, ',', 0))) return SP_ERROR_NO_MEMORY;
-    fit_options.callbacks = &run->csv_logger;
-    fit_options.callback_count = 1;
+    callbacks[count++] = run->csv_logger;
   }
+  if (options->history_path) {
+    if (!(run->history_logger = sp_history_logger(options->history_path))) return SP_ERROR_NO_MEMORY;
+    callbacks[count++] = run->history_logger;
+  }
+  for (int i = 0; i < run->saving.callback_count; i++) callbacks[count++] = run->saving.callbacks[i];
+  fit_options.callbacks = callbacks;
+  fit_options.callback_count = count;
   double start = sp_seconds_now();
   SP_TRY(sp_model_fit(run->model, run->data.x, run->data.y, &fit_options, &run->history));
   run->seconds = sp_seconds_now() - start;
   return SP_OK;
 }
 
-static sp_status train(const train_options *options, training_run *run) {
+static sp_status prepare(const train_options *options, int argc, char **argv, training_run *run) {
   SP_TRY(sp_cli_load_model(options->model_path, &run->model));
   if (options->seed >= 0) sp_model_set_seed(run->model, (uint64_t)options->seed);
   SP_TRY(sp_cli_compile(run->model, &options->compile));
   SP_TRY(sp_cli_load_data(&options->data, run->model, 1, &run->data));
-  SP_TRY(fit(options, run));
-  if (options->history_path) SP_TRY(sp_history_save(run->history, options->history_path));
-  return SP_OK;
+  char *parameters = hyperparameters(options);
+  if (!parameters) return SP_ERROR_NO_MEMORY;
+  int verbose = options->verbose != 0 && !options->json;
+  sp_status status = sp_cli_saving_begin(&options->saving, argc, argv, parameters, options->validation_split > 0,
+                                         verbose, &run->saving);
+  free(parameters);
+  return status;
+}
+
+static sp_status train(const train_options *options, int argc, char **argv, training_run *run) {
+  sp_status status = prepare(options, argc, argv, run);
+  if (status == SP_OK) status = fit(options, run);
+  sp_logs last;
+  final_logs(run->history, &last);
+  status = sp_cli_saving_end(&options->saving, &run->saving, run->model, status, &last);
+  return status;
 }
 
 static void print_summary(const train_options *options, const training_run *run) {
@@ -182,9 +240,10 @@ int sp_cli_train(int argc, char **argv) {
   int exit_code = parse_arguments(argc, argv, &options);
   if (exit_code >= 0) return exit_code;
   training_run run = {0};
-  sp_status status = train(&options, &run);
+  sp_status status = train(&options, argc, argv, &run);
   if (status == SP_OK) print_summary(&options, &run);
   sp_callback_free(run.csv_logger);
+  sp_callback_free(run.history_logger);
   sp_history_free(run.history);
   sp_cli_data_free(&run.data);
   sp_model_free(run.model);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 void *sp_alloc(size_t size) {
   void *block = malloc(size ? size : 1);
@@ -32,6 +33,19 @@ void *sp_realloc_array(void *block, size_t count, size_t size) {
   void *grown = realloc(block, total ? total : 1);
   if (!grown) sp_fail(SP_ERROR_NO_MEMORY, "out of memory allocating %zu bytes", total);
   return grown;
+}
+
+void *sp_alloc_populated(size_t size) {
+  void *block = mmap(NULL, size ? size : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (block == MAP_FAILED) {
+    sp_fail(SP_ERROR_NO_MEMORY, "out of memory mapping %zu bytes", size);
+    return NULL;
+  }
+  return block;
+}
+
+void sp_free_populated(void *block, size_t size) {
+  if (block) munmap(block, size ? size : 1);
 }
 
 char *sp_strdup(const char *text) { return sp_strndup(text, strlen(text)); }

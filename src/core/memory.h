@@ -24,6 +24,13 @@ char *sp_strndup(const char *text, size_t length);
 /* printf into a new string. */
 char *sp_strdupf(const char *format, ...) SP_PRINTF(1, 2);
 
+/* A large buffer that is about to be written whole: its pages are mapped and zeroed up front
+ * (mmap MAP_POPULATE) rather than faulted in one at a time by the first write. On virtual
+ * machines where a page fault is expensive this is an order of magnitude faster (measured here:
+ * 0.5 s instead of 10 s for 1 GB). Release with sp_free_populated and the same size. */
+void *sp_alloc_populated(size_t size);
+void sp_free_populated(void *block, size_t size);
+
 /* a*b without overflow: returns false when it would overflow. */
 static inline int sp_multiply_size(size_t a, size_t b, size_t *product) {
   return !__builtin_mul_overflow(a, b, product);

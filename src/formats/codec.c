@@ -25,6 +25,7 @@ const sp_codec *const sp_codecs[] = {
     &sp_tfjs_codec,
     &sp_json_arch_codec,
     &sp_saved_model_codec,
+    &sp_tf_checkpoint_codec,
     NULL,
 };
 
@@ -225,6 +226,8 @@ static sp_status save_with(const sp_model *model, const char *path, const sp_sav
     format = sp_format_for_path(path);
     if (weights_only && format == SP_FORMAT_H5) format = SP_FORMAT_LEGACY_WEIGHTS_H5;
     if (format == SP_FORMAT_UNKNOWN && sp_is_directory(path)) format = SP_FORMAT_TFJS;
+    /* tf.keras 2's rule: weights saved under a name without a known extension are a TF checkpoint */
+    if (weights_only && format == SP_FORMAT_UNKNOWN) format = SP_FORMAT_CHECKPOINT;
     if (weights_only && (format == SP_FORMAT_KERAS || format == SP_FORMAT_JSON))
       return sp_fail(SP_ERROR_INVALID_ARGUMENT,
                      "'%s': weights alone are saved in a file ending `.weights.h5` (Keras 3), `.h5` (legacy) or a "

@@ -71,6 +71,7 @@ sp_status sp_codec_read_json(const char *path, uint64_t limit, json_object **roo
 void sp_probe_set(char *field, size_t capacity, const char *format, ...) SP_PRINTF(3, 4);
 
 /* The codecs (one file each). */
+extern const sp_codec sp_tf_checkpoint_codec;
 extern const sp_codec sp_keras_v3_codec, sp_keras_h5_codec, sp_legacy_weights_h5_codec, sp_weights_h5_codec,
     sp_json_arch_codec, sp_tfjs_codec, sp_saved_model_codec;
 

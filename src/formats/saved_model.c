@@ -552,6 +552,13 @@ static int compare_signature_tensors(const void *a, const void *b) {
   return strcmp(((const sp_signature_tensor *)a)->key, ((const sp_signature_tensor *)b)->key);
 }
 
+/* A map entry without a value holds the default TensorInfo, as protobuf reads it (found by
+ * fuzz_saved_model: callers may dereference what they get). */
+static const sp_tensor_info_proto *entry_info(const sp_tensor_info_proto *value) {
+  static const sp_tensor_info_proto empty = TENSORFLOW__TENSOR_INFO__INIT;
+  return value ? value : &empty;
+}
+
 sp_status sp_signature_tensors(const sp_signature_proto *signature, int outputs, sp_signature_tensor **list,
                                size_t *count) {
   size_t n = outputs ? signature->n_outputs : signature->n_inputs;
@@ -561,7 +568,7 @@ sp_status sp_signature_tensors(const sp_signature_proto *signature, int outputs,
   if (!result) return SP_ERROR_NO_MEMORY;
   for (size_t i = 0; i < n; i++) {
     result[i].key = outputs ? signature->outputs[i]->key : signature->inputs[i]->key;
-    result[i].info = outputs ? signature->outputs[i]->value : signature->inputs[i]->value;
+    result[i].info = entry_info(outputs ? signature->outputs[i]->value : signature->inputs[i]->value);
   }
   if (n) qsort(result, n, sizeof *result, compare_signature_tensors);
   *list = result;
@@ -574,7 +581,7 @@ const sp_tensor_info_proto *sp_signature_tensor_info(const sp_signature_proto *s
   size_t n = outputs ? signature->n_outputs : signature->n_inputs;
   for (size_t i = 0; i < n; i++) {
     const char *entry_key = outputs ? signature->outputs[i]->key : signature->inputs[i]->key;
-    if (strcmp(entry_key, key) == 0) return outputs ? signature->outputs[i]->value : signature->inputs[i]->value;
+    if (strcmp(entry_key, key) == 0) return entry_info(outputs ? signature->outputs[i]->value : signature->inputs[i]->value);
   }
   return NULL;
 }

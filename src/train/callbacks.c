@@ -50,6 +50,20 @@ void sp_callback_free(sp_callback *callback) {
   free(callback);
 }
 
+sp_status sp_callback_with_context(const char *name, size_t context_size, void (*release)(sp_callback *self),
+                                   sp_callback **callback) {
+  *callback = NULL;
+  void *context = sp_alloc_zeroed(1, context_size);
+  sp_callback *made = context ? sp_callback_new(name, context) : NULL;
+  if (!made) {
+    free(context);
+    return sp_fail(SP_ERROR_NO_MEMORY, "cannot allocate callback '%s'", name);
+  }
+  made->release = release;
+  *callback = made;
+  return SP_OK;
+}
+
 sp_status sp_callback_list_add(sp_callback_list *list, sp_callback *callback) {
   if (!callback) return sp_fail(SP_ERROR_INVALID_ARGUMENT, "a NULL callback was given");
   if (list->count >= SP_LOGS_CAPACITY) return sp_fail(SP_ERROR_UNSUPPORTED, "more than %d callbacks", SP_LOGS_CAPACITY);

@@ -8,7 +8,8 @@
  *
  * Durability: instead of appending to the final file in place, the whole content is kept in
  * memory and the file is replaced atomically (core/file.h) after every epoch, so a crash never
- * leaves a torn row.
+ * leaves a torn row. The content and columns are its save_state, so a run resumed by
+ * BackupAndRestore writes the rows of the epochs before the interruption too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,50 @@ static sp_status csv_epoch_end(sp_callback *self, sp_training *training, int epo
   return sp_write_file_atomic(logger->path, out->data, out->size);
 }
 
+/* State: {"content": <the file so far>, "keys": [...], "header_needed": bool}. */
+static sp_status csv_save_state(sp_callback *self, char **json) {
+  const csv_logger *logger = self->context;
+  json_object *root = json_object_new_object(), *keys = json_object_new_array();
+  json_object_object_add(root, "content", json_object_new_string_len(logger->content.data ? (const char *)logger->content.data : "",
+                                                                      (int)logger->content.size));
+  for (int i = 0; i < logger->key_count; i++) json_object_array_add(keys, json_object_new_string(logger->keys[i]));
+  json_object_object_add(root, "keys", keys);
+  json_object_object_add(root, "header_needed", json_object_new_boolean(logger->header_needed));
+  *json = sp_json_dumps(root, 0);
+  json_object_put(root);
+  return *json ? SP_OK : SP_ERROR_NO_MEMORY;
+}
+
+static sp_status restore_keys(csv_logger *logger, const json_object *keys) {
+  size_t count = json_object_array_length(keys);
+  if (count > SP_LOGS_CAPACITY * 2) return sp_fail(SP_ERROR_FORMAT, "CSVLogger state: %zu columns, more than %d", count, SP_LOGS_CAPACITY * 2);
+  for (size_t i = 0; i < count; i++) {
+    const char *key = json_object_get_string(json_object_array_get_idx(keys, i));
+    if (!(logger->keys[logger->key_count] = sp_strdup(key ? key : ""))) return SP_ERROR_NO_MEMORY;
+    logger->key_count++;
+  }
+  return SP_OK;
+}
+
+static sp_status csv_restore_state(sp_callback *self, const char *json) {
+  csv_logger *logger = self->context;
+  json_object *root, *content, *keys;
+  SP_TRY(sp_json_parse(json, strlen(json), "CSVLogger state", &root));
+  int header_needed = 1;
+  sp_status status = sp_json_require(root, "content", json_type_string, "CSVLogger state", &content);
+  if (status == SP_OK) status = sp_json_require(root, "keys", json_type_array, "CSVLogger state", &keys);
+  if (status == SP_OK) status = sp_json_get_bool(root, "header_needed", 1, "CSVLogger state", &header_needed);
+  if (status == SP_OK) {
+    sp_buffer_free(&logger->content);
+    forget_keys(logger);
+    status = sp_buffer_append(&logger->content, json_object_get_string(content), (size_t)json_object_get_string_len(content));
+  }
+  if (status == SP_OK) status = restore_keys(logger, keys);
+  if (status == SP_OK) logger->header_needed = header_needed;
+  json_object_put(root);
+  return status;
+}
+
 static void csv_release(sp_callback *self) {
   csv_logger *logger = self->context;
   forget_keys(logger);
@@ -131,6 +176,8 @@ sp_callback *sp_csv_logger(const char *path, char separator, int append) {
   }
   callback->on_train_begin = csv_train_begin;
   callback->on_epoch_end = csv_epoch_end;
+  callback->save_state = csv_save_state;
+  callback->restore_state = csv_restore_state;
   callback->release = csv_release;
   return callback;
 }

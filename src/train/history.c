@@ -127,3 +127,92 @@ sp_status sp_history_save(const sp_history *history, const char *path) {
   free(text);
   return status == SP_OK ? SP_OK : sp_error_context(status, "saving the training history to '%s'", path);
 }
+
+/* ---- the History file, written after every epoch (sp_history_logger) ---- */
+
+typedef struct history_logger {
+  char *path;
+  sp_history *history;
+} history_logger;
+
+static sp_status logger_epoch_end(sp_callback *self, sp_training *training, int epoch, const sp_logs *logs) {
+  (void)training;
+  history_logger *logger = self->context;
+  SP_TRY(record(logger->history, epoch, logs));
+  return sp_history_save(logger->history, logger->path);
+}
+
+/* State: {"epochs": [...], "history": <sp_history_to_json>}, so a resumed run writes every epoch. */
+static sp_status logger_save_state(sp_callback *self, char **json) {
+  const history_logger *logger = self->context;
+  char *history = sp_history_to_json(logger->history);
+  json_object *root = json_object_new_object(), *epochs = json_object_new_array(), *parsed = NULL;
+  sp_status status = history ? sp_json_parse(history, strlen(history), "history", &parsed) : SP_ERROR_NO_MEMORY;
+  for (int e = 0; status == SP_OK && e < logger->history->epoch_count; e++)
+    json_object_array_add(epochs, json_object_new_int(logger->history->epochs[e]));
+  json_object_object_add(root, "epochs", epochs);
+  json_object_object_add(root, "history", parsed);
+  *json = status == SP_OK ? sp_json_dumps(root, 0) : NULL;
+  json_object_put(root);
+  free(history);
+  return status == SP_OK && !*json ? SP_ERROR_NO_MEMORY : status;
+}
+
+static sp_status restore_history(sp_history *history, const json_object *root) {
+  json_object *epochs, *keys;
+  SP_TRY(sp_json_require(root, "epochs", json_type_array, "history state", &epochs));
+  SP_TRY(sp_json_require(root, "history", json_type_object, "history state", &keys));
+  size_t count = json_object_array_length(epochs);
+  for (size_t e = 0; e < count; e++) {
+    SP_TRY(grow(history));
+    history->epochs[history->epoch_count++] = json_object_get_int(json_object_array_get_idx(epochs, e));
+  }
+  json_object_object_foreach(keys, name, values) {
+    if (!json_object_is_type(values, json_type_array) || json_object_array_length(values) != count)
+      return sp_fail(SP_ERROR_FORMAT, "history state: '%s' does not hold one value per epoch", name);
+    SP_TRY(add_key(history, name));
+    for (size_t e = 0; e < count; e++)
+      history->keys[history->key_count - 1].values[e] = json_object_get_double(json_object_array_get_idx(values, e));
+  }
+  return SP_OK;
+}
+
+static sp_status logger_restore_state(sp_callback *self, const char *json) {
+  history_logger *logger = self->context;
+  json_object *root;
+  SP_TRY(sp_json_parse(json, strlen(json), "history state", &root));
+  sp_history *history = sp_history_new();
+  sp_status status = history ? restore_history(history, root) : SP_ERROR_NO_MEMORY;
+  json_object_put(root);
+  if (status != SP_OK) {
+    sp_history_free(history);
+    return status;
+  }
+  sp_history_free(logger->history);
+  logger->history = history;
+  return SP_OK;
+}
+
+static void logger_release(sp_callback *self) {
+  history_logger *logger = self->context;
+  if (!logger) return;
+  sp_history_free(logger->history);
+  free(logger->path);
+  free(logger);
+}
+
+sp_callback *sp_history_logger(const char *path) {
+  sp_callback *callback;
+  if (sp_callback_with_context("history_logger", sizeof(history_logger), logger_release, &callback) != SP_OK) return NULL;
+  history_logger *logger = callback->context;
+  logger->path = sp_strdup(path);
+  logger->history = sp_history_new();
+  if (!logger->path || !logger->history) {
+    sp_callback_free(callback);
+    return NULL;
+  }
+  callback->on_epoch_end = logger_epoch_end;
+  callback->save_state = logger_save_state;
+  callback->restore_state = logger_restore_state;
+  return callback;
+}

@@ -315,3 +315,15 @@ Test(memory, array_allocation_refuses_overflow) {
   cr_assert_null(sp_alloc_zeroed(SIZE_MAX / 2, 4));
   cr_assert(strstr(sp_last_error(), "overflows"));
 }
+
+Test(memory, populated_buffers_are_zeroed_and_writable) {
+  size_t size = (size_t)3 << 20;
+  uint8_t *block = sp_alloc_populated(size);
+  cr_assert_not_null(block, "%s", sp_last_error());
+  for (size_t i = 0; i < size; i += 4096) cr_assert_eq(block[i], 0);
+  memset(block, 0xab, size);
+  cr_assert_eq(block[size - 1], 0xab);
+  sp_free_populated(block, size);
+  cr_assert_null(sp_alloc_populated(SIZE_MAX / 2));
+  cr_assert(strstr(sp_last_error(), "out of memory mapping"));
+}

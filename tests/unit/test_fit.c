@@ -13,6 +13,7 @@
 #include "nn/model.h"
 #include "savepoint/train.h"
 #include "test_support.h"
+#include "train_models.h"
 
 static sp_tensor *matrix(int64_t rows, int64_t columns, float (*value)(int64_t row, int64_t column)) {
   sp_tensor *tensor = sp_tensor_new(SP_FLOAT32, columns ? 2 : 1, (int64_t[]){rows, columns});
@@ -406,31 +407,6 @@ Test(fit, errors_name_the_problem) {
 static float digit_label(int64_t row, int64_t column) { return (float)((row * 7) % 4); }
 static float digit_feature(int64_t row, int64_t column) { return (float)cos(0.11 * (double)(row * 8 + column)); }
 
-/* A dropout classifier, initialized from seed 99 so that every copy starts equal. */
-static sp_model *classifier(void) {
-  sp_model *model = sp_sequential("classifier");
-  sp_model_set_seed(model, 99);
-  SP_ASSERT_OK(sp_model_add(model, sp_input(1, (int64_t[]){8})));
-  SP_ASSERT_OK(sp_model_add(model, sp_dense(16, "relu")));
-  SP_ASSERT_OK(sp_model_add(model, sp_dropout(0.3)));
-  SP_ASSERT_OK(sp_model_add(model, sp_dense(4, NULL)));
-  SP_ASSERT_OK(sp_model_compile(model, sp_adam(0.01),
-                                "{\"class_name\": \"SparseCategoricalCrossentropy\", \"config\": {\"from_logits\": true}}",
-                                (const char *[]){"accuracy", NULL}));
-  return model;
-}
-
-static int same_weights(sp_model *a, sp_model *b) {
-  sp_variable **va, **vb;
-  int count = sp_model_collect_variables(a, &va, 0);
-  cr_assert_eq(sp_model_collect_variables(b, &vb, 0), count);
-  int same = 1;
-  for (int i = 0; i < count; i++) same &= memcmp(va[i]->value->data, vb[i]->value->data, va[i]->value->size) == 0;
-  free(va);
-  free(vb);
-  return same;
-}
-
 static void fit_classifier(sp_model *model, int initial_epoch, int epochs, int64_t seed, sp_history **history) {
   sp_tensor *x = matrix(50, 8, digit_feature), *y = matrix(50, 0, digit_label);
   sp_fit_options options = quiet(epochs, 8);
@@ -442,24 +418,24 @@ static void fit_classifier(sp_model *model, int initial_epoch, int epochs, int64
 }
 
 Test(determinism, the_same_seed_gives_the_same_bits) {
-  sp_model *a = classifier(), *b = classifier(), *c = classifier();
+  sp_model *a = sp_test_dropout_classifier(), *b = sp_test_dropout_classifier(), *c = sp_test_dropout_classifier();
   fit_classifier(a, 0, 3, 5, NULL);
   fit_classifier(b, 0, 3, 5, NULL);
   fit_classifier(c, 0, 3, 6, NULL);
-  cr_assert(same_weights(a, b), "two runs with seed 5 differ");
-  cr_assert(!same_weights(a, c), "seeds 5 and 6 gave the same weights");
+  cr_assert(sp_test_same_weights(a, b), "two runs with seed 5 differ");
+  cr_assert(!sp_test_same_weights(a, c), "seeds 5 and 6 gave the same weights");
   sp_model_free(a);
   sp_model_free(b);
   sp_model_free(c);
 }
 
 Test(determinism, five_plus_five_epochs_equal_ten) {
-  sp_model *whole = classifier(), *halves = classifier();
+  sp_model *whole = sp_test_dropout_classifier(), *halves = sp_test_dropout_classifier();
   sp_history *first, *second, *all;
   fit_classifier(whole, 0, 10, 11, &all);
   fit_classifier(halves, 0, 5, 11, &first);
   fit_classifier(halves, 5, 10, 11, &second);
-  cr_assert(same_weights(whole, halves), "fit(5) + fit(initial_epoch=5, epochs=10) differs from fit(10)");
+  cr_assert(sp_test_same_weights(whole, halves), "fit(5) + fit(initial_epoch=5, epochs=10) differs from fit(10)");
   cr_assert_eq(sp_optimizer_iterations(sp_model_optimizer(halves)), 70);
   cr_assert_eq(sp_history_epoch(second, 0), 5);
   cr_assert_eq(sp_history_values(second, "loss", NULL)[4], sp_history_values(all, "loss", NULL)[9]);
@@ -516,7 +492,7 @@ static sp_status stop_mid_epoch(sp_callback *self, sp_training *training, int64_
 }
 
 Test(determinism, a_run_stopped_mid_epoch_resumes_bit_identically) {
-  sp_model *whole = classifier(), *interrupted = classifier(), *resumed = classifier();
+  sp_model *whole = sp_test_dropout_classifier(), *interrupted = sp_test_dropout_classifier(), *resumed = sp_test_dropout_classifier();
   sp_history *all;
   fit_classifier(whole, 0, 4, 21, &all);
 
@@ -556,7 +532,7 @@ Test(determinism, a_run_stopped_mid_epoch_resumes_bit_identically) {
   with_callback(&resume, &counter, NULL);
   sp_history *rest;
   SP_ASSERT_OK(sp_model_fit(resumed, x, y, &resume, &rest));
-  cr_assert(same_weights(whole, resumed), "the resumed run differs from the uninterrupted one");
+  cr_assert(sp_test_same_weights(whole, resumed), "the resumed run differs from the uninterrupted one");
   cr_assert_eq(recounted, 4 * 7, "the restored callback counted %d batches over the two runs", recounted);
   /* the resumed epoch's logs include the batches run before the stop */
   cr_assert_eq(sp_history_values(rest, "loss", NULL)[0], sp_history_values(all, "loss", NULL)[2]);

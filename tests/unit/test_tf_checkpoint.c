@@ -1,0 +1,353 @@
+/* Tests of src/formats/tf_checkpoint: models as tf.keras object-based checkpoints.
+ *
+ * References: the fixture tf-keras-save-weights-tf-format (written by tf.keras 2.10
+ * model.save_weights for Sequential[Dense(512, relu, input 784), Dropout(0.2), Dense(10)], see
+ * PROVENANCE.md §19): its bundle keys, its TrackableObjectGraph (decoded from the fixture at test
+ * time) and its tensor values; formats.md §4.7 for the escaping rule; tf-trt-mnist-ckpt (a TF1
+ * tf.train.Saver checkpoint, PROVENANCE.md §8) for name-based reading. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/file.h"
+#include "core/memory.h"
+#include "formats/tf_bundle.h"
+#include "formats/tf_checkpoint.h"
+#include "nn/model.h"
+#include "savepoint/checkpoint.h"
+#include "savepoint/io.h"
+#include "test_support.h"
+#include "trackable_object_graph.pb-c.h"
+
+#define FIXTURE "tf-keras-save-weights-tf-format/training_2/cp-0000.ckpt"
+
+static char *fixture_prefix(const char *relative) {
+  char *index = sp_strdupf("%s.index", relative);
+  char *path = sp_test_fixture(index);
+  free(index);
+  path[strlen(path) - strlen(".index")] = '\0';
+  return path;
+}
+
+static sp_layer *layer(const char *class_name, const char *json) {
+  sp_layer *result = sp_layer_new(class_name, json);
+  cr_assert_not_null(result, "%s: %s", class_name, sp_last_error());
+  return result;
+}
+
+/* The TF tutorial's model, with the layer names the fixture's variables carry. */
+static sp_model *tutorial_model(void) {
+  sp_model *model = sp_sequential("sequential_2");
+  SP_ASSERT_OK(sp_model_add(model, sp_input(1, (int64_t[]){784})));
+  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"dense_4\", \"units\": 512, \"activation\": \"relu\"}")));
+  SP_ASSERT_OK(sp_model_add(model, layer("Dropout", "{\"name\": \"dropout_2\", \"rate\": 0.2}")));
+  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"dense_5\", \"units\": 10}")));
+  SP_ASSERT_OK(sp_model_build(model));
+  SP_ASSERT_OK(sp_model_initialize(model));
+  return model;
+}
+
+static sp_variable *variable(sp_model *model, const char *layer_name, const char *name) {
+  int index = sp_model_find_layer(model, layer_name);
+  cr_assert(index >= 0, "no layer %s", layer_name);
+  sp_layer *found = model->layers[index];
+  for (int v = 0; v < found->variable_count; v++)
+    if (strcmp(found->variables[v]->name, name) == 0) return found->variables[v];
+  cr_assert_fail("no variable %s/%s", layer_name, name);
+  return NULL;
+}
+
+static void assert_tensor_equals_bundle(const sp_tensor *tensor, sp_bundle_reader *reader, const char *key) {
+  sp_tensor *stored;
+  SP_ASSERT_OK(sp_bundle_read(reader, key, &stored));
+  cr_assert(sp_tensor_same_shape(tensor, stored), "%s: shape differs", key);
+  cr_assert(memcmp(tensor->data, stored->data, stored->size) == 0, "%s: values differ", key);
+  sp_tensor_free(stored);
+}
+
+static Tensorflow__TrackableObjectGraph *read_graph(const char *prefix) {
+  sp_bundle_reader *reader;
+  SP_ASSERT_OK(sp_bundle_open(prefix, &reader));
+  sp_tensor *tensor;
+  SP_ASSERT_OK(sp_bundle_read(reader, SP_CHECKPOINT_OBJECT_GRAPH_KEY, &tensor));
+  const sp_string *bytes = tensor->data;
+  Tensorflow__TrackableObjectGraph *graph =
+      tensorflow__trackable_object_graph__unpack(NULL, bytes->length, (const uint8_t *)bytes->bytes);
+  cr_assert_not_null(graph);
+  sp_tensor_free(tensor);
+  sp_bundle_close(reader);
+  return graph;
+}
+
+static int compare_lines(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The graph as sorted lines "path | attribute key, full_name | has_checkpoint_values", one per
+ * node reachable from the root by first-found paths, skipping paths that start with skip. */
+static char *flatten_graph(const Tensorflow__TrackableObjectGraph *graph, const char *skip) {
+  size_t count = graph->n_nodes;
+  char **paths = calloc(count, sizeof *paths);
+  int *queue = calloc(count, sizeof *queue);
+  paths[0] = strdup("");
+  size_t head = 0, tail = 1;
+  while (head < tail) {
+    int node = queue[head++];
+    const Tensorflow__TrackableObjectGraph__TrackableObject *object = graph->nodes[node];
+    for (size_t c = 0; c < object->n_children; c++) {
+      int child = object->children[c]->node_id;
+      if (paths[child]) continue;
+      paths[child] = sp_strdupf("%s%s%s", paths[node], *paths[node] ? "/" : "", object->children[c]->local_name);
+      queue[tail++] = child;
+    }
+  }
+  char **lines = calloc(count, sizeof *lines);
+  size_t line_count = 0;
+  for (size_t n = 0; n < count; n++) {
+    if (!paths[n] || (skip && strncmp(paths[n], skip, strlen(skip)) == 0)) continue;
+    const Tensorflow__TrackableObjectGraph__TrackableObject *object = graph->nodes[n];
+    char children[512] = "";
+    for (size_t c = 0; c < object->n_children; c++)
+      if (!skip || strcmp(object->children[c]->local_name, skip) != 0)
+        snprintf(children + strlen(children), sizeof children - strlen(children), "%s,",
+                 object->children[c]->local_name);
+    lines[line_count++] = sp_strdupf(
+        "%s | children %s | %s %s | %d", paths[n], children, object->n_attributes ? object->attributes[0]->checkpoint_key : "-",
+        object->n_attributes ? object->attributes[0]->full_name : "-",
+        object->has_checkpoint_values ? object->has_checkpoint_values->value : -1);
+  }
+  qsort(lines, line_count, sizeof *lines, compare_lines);
+  size_t total = 1;
+  for (size_t i = 0; i < line_count; i++) total += strlen(lines[i]) + 1;
+  char *text = calloc(total, 1);
+  for (size_t i = 0; i < line_count; i++) {
+    strcat(text, lines[i]);
+    strcat(text, "\n");
+    free(lines[i]);
+  }
+  for (size_t n = 0; n < count; n++) free(paths[n]);
+  free(paths);
+  free(queue);
+  free(lines);
+  return text;
+}
+
+Test(tf_checkpoint, escapes_local_names_as_tensorflow) {
+  char *escaped = sp_checkpoint_escape_local_name("a.b/c..d");
+  cr_assert_str_eq(escaped, "a..b.Sc....d");
+  free(escaped);
+}
+
+Test(tf_checkpoint, reads_the_keras_fixture_into_its_model) {
+  char *prefix = fixture_prefix(FIXTURE);
+  sp_model *model = tutorial_model();
+  SP_ASSERT_OK(sp_checkpoint_read(model, prefix, NULL));
+  sp_bundle_reader *reader;
+  SP_ASSERT_OK(sp_bundle_open(prefix, &reader));
+  assert_tensor_equals_bundle(variable(model, "dense_4", "kernel")->value, reader,
+                              "layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE");
+  assert_tensor_equals_bundle(variable(model, "dense_4", "bias")->value, reader,
+                              "layer_with_weights-0/bias/.ATTRIBUTES/VARIABLE_VALUE");
+  assert_tensor_equals_bundle(variable(model, "dense_5", "kernel")->value, reader,
+                              "layer_with_weights-1/kernel/.ATTRIBUTES/VARIABLE_VALUE");
+  /* PROVENANCE: initial weights, so every bias is zero. */
+  const sp_tensor *bias = variable(model, "dense_5", "bias")->value;
+  for (int64_t i = 0; i < sp_tensor_count(bias); i++) cr_assert_eq(sp_tensor_floats(bias)[i], 0.0f);
+  sp_bundle_close(reader);
+  sp_model_free(model);
+  free(prefix);
+}
+
+Test(tf_checkpoint, writes_the_fixture_keys_and_object_graph) {
+  char *fixture = fixture_prefix(FIXTURE);
+  sp_model *model = tutorial_model();
+  SP_ASSERT_OK(sp_checkpoint_read(model, fixture, NULL));
+  char *directory = sp_test_temp_dir("tf_checkpoint_keys");
+  char *prefix = sp_path_join(directory, "cp-0000.ckpt");
+  SP_ASSERT_OK(sp_checkpoint_write(model, prefix, NULL));
+
+  sp_bundle_reader *ours, *theirs;
+  SP_ASSERT_OK(sp_bundle_open(prefix, &ours));
+  SP_ASSERT_OK(sp_bundle_open(fixture, &theirs));
+  cr_assert_eq(sp_bundle_count(ours), sp_bundle_count(theirs));
+  for (size_t i = 0; i < sp_bundle_count(ours); i++) {
+    const sp_bundle_entry *a = sp_bundle_entry_at(ours, i), *b = sp_bundle_entry_at(theirs, i);
+    cr_assert_str_eq(a->key, b->key);
+    if (strcmp(a->key, SP_CHECKPOINT_OBJECT_GRAPH_KEY) == 0) continue;
+    /* Tensors go to the data file in node order, as TF adds them: same offsets, same CRCs. */
+    cr_assert_eq(a->offset, b->offset, "%s: offset %llu, TF wrote %llu", a->key, (unsigned long long)a->offset,
+                 (unsigned long long)b->offset);
+    cr_assert_eq(a->masked_crc32c, b->masked_crc32c, "%s", a->key);
+  }
+  sp_bundle_close(ours);
+  sp_bundle_close(theirs);
+
+  /* Same graph, node for node, apart from the fixture's (unbuilt) optimizer: this model is not compiled. */
+  Tensorflow__TrackableObjectGraph *written = read_graph(prefix), *expected = read_graph(fixture);
+  char *written_text = flatten_graph(written, "optimizer"), *expected_text = flatten_graph(expected, "optimizer");
+  cr_assert_str_eq(written_text, expected_text);
+  cr_assert_eq(written->n_nodes, expected->n_nodes - 1);
+  cr_assert_str_eq(written->nodes[0]->children[written->nodes[0]->n_children - 1]->local_name, "root");
+  cr_assert_eq(written->nodes[0]->children[written->nodes[0]->n_children - 1]->node_id, 0);
+  free(written_text);
+  free(expected_text);
+  tensorflow__trackable_object_graph__free_unpacked(written, NULL);
+  tensorflow__trackable_object_graph__free_unpacked(expected, NULL);
+  sp_model_free(model);
+  free(prefix);
+  free(directory);
+  free(fixture);
+}
+
+Test(tf_checkpoint, round_trip_with_save_counter_and_training_state) {
+  sp_model *model = tutorial_model();
+  char *directory = sp_test_temp_dir("tf_checkpoint_round_trip");
+  char *prefix = sp_path_join(directory, "ckpt-3");
+  sp_checkpoint_options options = sp_checkpoint_defaults();
+  options.save_counter = 3;
+  options.training_state = "{\"epoch\": 2}";
+  SP_ASSERT_OK(sp_checkpoint_write(model, prefix, &options));
+
+  sp_model *other = tutorial_model(); /* different random initial weights */
+  sp_model_set_seed(other, 99);
+  SP_ASSERT_OK(sp_checkpoint_read(other, prefix, NULL));
+  const char *names[][2] = {{"dense_4", "kernel"}, {"dense_4", "bias"}, {"dense_5", "kernel"}, {"dense_5", "bias"}};
+  for (size_t i = 0; i < 4; i++) {
+    const sp_tensor *a = variable(model, names[i][0], names[i][1])->value;
+    const sp_tensor *b = variable(other, names[i][0], names[i][1])->value;
+    cr_assert(memcmp(a->data, b->data, a->size) == 0, "%s/%s", names[i][0], names[i][1]);
+  }
+  sp_bundle_reader *reader;
+  SP_ASSERT_OK(sp_bundle_open(prefix, &reader));
+  sp_tensor *counter;
+  SP_ASSERT_OK(sp_bundle_read(reader, "save_counter/.ATTRIBUTES/VARIABLE_VALUE", &counter));
+  cr_assert_eq(counter->dtype, SP_INT64);
+  cr_assert_eq(*(int64_t *)counter->data, 3);
+  sp_tensor_free(counter);
+  sp_bundle_close(reader);
+  char *state;
+  SP_ASSERT_OK(sp_checkpoint_read_training_state(prefix, &state));
+  cr_assert_str_eq(state, "{\"epoch\": 2}");
+  free(state);
+  Tensorflow__TrackableObjectGraph *graph = read_graph(prefix);
+  const Tensorflow__TrackableObjectGraph__TrackableObject *root = graph->nodes[0];
+  cr_assert_str_eq(root->children[root->n_children - 1]->local_name, "save_counter");
+  tensorflow__trackable_object_graph__free_unpacked(graph, NULL);
+  sp_model_free(model);
+  sp_model_free(other);
+  free(prefix);
+  free(directory);
+}
+
+Test(tf_checkpoint, a_model_that_does_not_fit_is_refused_and_left_unchanged) {
+  char *fixture = fixture_prefix(FIXTURE);
+  sp_model *model = sp_sequential("bigger");
+  SP_ASSERT_OK(sp_model_add(model, sp_input(1, (int64_t[]){784})));
+  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"a\", \"units\": 512}")));
+  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"b\", \"units\": 10}")));
+  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"c\", \"units\": 3}")));
+  SP_ASSERT_OK(sp_model_build(model));
+  SP_ASSERT_FAILS(sp_checkpoint_read(model, fixture, NULL), SP_ERROR_MISMATCH,
+                  "2 layers with weights into model 'bigger' with 3 (model: a, b, c; missing layer_with_weights-2)");
+  sp_model_free(model);
+
+  model = sp_sequential("narrow");
+  SP_ASSERT_OK(sp_model_add(model, sp_input(1, (int64_t[]){784})));
+  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"a\", \"units\": 512}")));
+  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"b\", \"units\": 7}")));
+  SP_ASSERT_OK(sp_model_build(model));
+  SP_ASSERT_OK(sp_model_initialize(model));
+  sp_tensor *before = sp_tensor_copy(model->layers[1]->variables[0]->value);
+  SP_ASSERT_FAILS(sp_checkpoint_read(model, fixture, NULL), SP_ERROR_MISMATCH,
+                  "layer 'b' (Dense) variable 'kernel': the model expects shape [512, 7], the checkpoint's "
+                  "'layer_with_weights-1/kernel/.ATTRIBUTES/VARIABLE_VALUE' has shape [512, 10]");
+  cr_assert(memcmp(before->data, model->layers[1]->variables[0]->value->data, before->size) == 0,
+            "a failed read changed the first layer");
+  sp_tensor_free(before);
+  sp_model_free(model);
+  free(fixture);
+}
+
+Test(tf_checkpoint, reads_tf1_name_based_checkpoints_by_variable_name) {
+  char *prefix = fixture_prefix("tf-trt-mnist-ckpt/model.ckpt-46900");
+  sp_model *model = sp_sequential("head");
+  SP_ASSERT_OK(sp_model_add(model, sp_input(1, (int64_t[]){64})));
+  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"dense\", \"units\": 512, \"activation\": \"relu\"}")));
+  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"dense_1\", \"units\": 10}")));
+  SP_ASSERT_OK(sp_model_build(model));
+  SP_ASSERT_OK(sp_checkpoint_read(model, prefix, NULL));
+  sp_bundle_reader *reader;
+  SP_ASSERT_OK(sp_bundle_open(prefix, &reader));
+  assert_tensor_equals_bundle(variable(model, "dense", "kernel")->value, reader, "dense/kernel");
+  assert_tensor_equals_bundle(variable(model, "dense", "bias")->value, reader, "dense/bias");
+  assert_tensor_equals_bundle(variable(model, "dense_1", "kernel")->value, reader, "dense_1/kernel");
+  assert_tensor_equals_bundle(variable(model, "dense_1", "bias")->value, reader, "dense_1/bias");
+  sp_bundle_close(reader);
+  sp_model_free(model);
+
+  model = sp_sequential("renamed");
+  SP_ASSERT_OK(sp_model_add(model, sp_input(1, (int64_t[]){64})));
+  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"fc\", \"units\": 512}")));
+  SP_ASSERT_OK(sp_model_build(model));
+  SP_ASSERT_FAILS(sp_checkpoint_read(model, prefix, NULL), SP_ERROR_MISMATCH,
+                  "layer 'fc' (Dense): the name-based checkpoint has no variable 'fc/kernel' (it holds 27 tensors: "
+                  "'beta1_power'");
+  sp_model_free(model);
+  free(prefix);
+}
+
+Test(tf_checkpoint, snapshots_copy_values_and_reuse_their_buffers) {
+  sp_model *model = tutorial_model();
+  sp_checkpoint_snapshot *snapshot = NULL;
+  SP_ASSERT_OK(sp_checkpoint_snapshot_capture(model, NULL, 1, &snapshot));
+  cr_assert_eq(sp_checkpoint_snapshot_bytes(snapshot), (784 * 512 + 512 + 512 * 10 + 10) * 4);
+  cr_assert_eq(sp_checkpoint_snapshot_count(snapshot), 5);
+  cr_assert_str_eq(sp_checkpoint_snapshot_key(snapshot, 4), SP_CHECKPOINT_OBJECT_GRAPH_KEY);
+  /* The snapshot holds the values of capture time, whatever the model does afterwards. */
+  sp_tensor *kernel = variable(model, "dense_4", "kernel")->value;
+  float first = sp_tensor_floats(kernel)[0];
+  sp_tensor_floats(kernel)[0] = first + 1.0f;
+  char *directory = sp_test_temp_dir("tf_checkpoint_snapshot");
+  char *prefix = sp_path_join(directory, "snap");
+  SP_ASSERT_OK(sp_checkpoint_snapshot_write(snapshot, prefix));
+  sp_bundle_reader *reader;
+  SP_ASSERT_OK(sp_bundle_open(prefix, &reader));
+  sp_tensor *stored;
+  SP_ASSERT_OK(sp_bundle_read(reader, "layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE", &stored));
+  cr_assert_eq(sp_tensor_floats(stored)[0], first);
+  sp_tensor_free(stored);
+  sp_bundle_close(reader);
+  /* A second capture reuses the buffers and sees the new value. */
+  SP_ASSERT_OK(sp_checkpoint_snapshot_capture(model, NULL, 1, &snapshot));
+  SP_ASSERT_OK(sp_checkpoint_snapshot_write(snapshot, prefix));
+  SP_ASSERT_OK(sp_bundle_open(prefix, &reader));
+  SP_ASSERT_OK(sp_bundle_read(reader, "layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE", &stored));
+  cr_assert_eq(sp_tensor_floats(stored)[0], first + 1.0f);
+  sp_tensor_free(stored);
+  sp_bundle_close(reader);
+  sp_checkpoint_snapshot_free(snapshot);
+  sp_model_free(model);
+  free(prefix);
+  free(directory);
+}
+
+Test(tf_checkpoint, is_the_codec_for_weights_saved_without_an_extension) {
+  char *directory = sp_test_temp_dir("tf_checkpoint_codec");
+  char *prefix = sp_path_join(directory, "weights");
+  sp_model *model = tutorial_model(), *copy = tutorial_model();
+  sp_variable *kernel = variable(model, "dense_4", "kernel");
+  sp_tensor_floats(kernel->value)[0] = 0.625f;
+  SP_ASSERT_OK(sp_save_weights(model, prefix, NULL)); /* tf.keras 2's rule: no extension → TF format */
+  cr_assert(sp_checkpoint_exists(prefix));
+  sp_probe_info info;
+  SP_ASSERT_OK(sp_probe(prefix, &info));
+  cr_assert_eq(info.format, SP_FORMAT_CHECKPOINT);
+  SP_ASSERT_OK(sp_load_weights(copy, prefix, NULL));
+  cr_assert_eq(sp_tensor_floats(variable(copy, "dense_4", "kernel")->value)[0], 0.625f);
+  sp_model *loaded = NULL;
+  SP_ASSERT_FAILS(sp_load(prefix, NULL, &loaded), SP_ERROR_MISMATCH, "sp_load_weights");
+  SP_ASSERT_FAILS(sp_save(model, prefix, NULL), SP_ERROR_INVALID_ARGUMENT, "cannot tell how to save");
+  sp_model_free(model);
+  sp_model_free(copy);
+  free(prefix);
+  free(directory);
+}
