@@ -3,7 +3,10 @@
  * The tutorial's setup: the first 1000 training and first 1000 test images of Fashion-MNIST,
  * flattened to 784 values in [0, 1]; Dense(512, relu) → Dropout(0.2) → Dense(10); Adam(1e-3),
  * sparse categorical cross-entropy from logits, accuracy; batch 32, 10 epochs. It prints the
- * untrained model's accuracy, trains with progress, and prints the trained accuracy. Then, in
+ * untrained model's accuracy, trains with progress, and prints the trained accuracy. While it
+ * trains, ModelCheckpoint saves a TF checkpoint after every epoch into OUTPUT/training_N/ (the
+ * tutorial's cp_callback; a new N per run, five kept by the checkpoint manager); the latest is
+ * restored into a freshly built model whose accuracy must equal the trained one. Then, in
  * the output directory (--output, default ./savepoint-demo): the trained model saved as .keras,
  * legacy .h5 and .weights.h5 + its JSON architecture, each restored into a fresh model whose test
  * accuracy must equal the trained one exactly (the tutorial's "Restored model, accuracy"); an
@@ -27,6 +30,7 @@
 #include "cli/training_output.h"
 #include "core/file.h"
 #include "core/memory.h"
+#include "savepoint/checkpoint.h"
 #include "savepoint/io.h"
 #include "savepoint/saved_model.h"
 #include "savepoint/train.h"
@@ -68,6 +72,8 @@ typedef struct demo {
   saved_file saved[SAVED_COUNT];
   char *export_base, *export_path;
   int64_t export_version;
+  char *checkpoint_directory, *checkpoint_prefix; /* OUTPUT/training_N/, its latest checkpoint */
+  double checkpoint_accuracy, checkpoint_loss;
 } demo;
 
 static void print_help(void) {
@@ -210,7 +216,7 @@ static sp_status create_model(demo *d) {
   return compile_model(model);
 }
 
-/* ---- steps 3 and 5: evaluate on the test images ---- */
+/* ---- steps 3 and 6: evaluate on the test images ---- */
 
 static sp_status evaluate_model(demo *d, sp_model *model, const char *which, double *accuracy, double *loss) {
   sp_logs results;
@@ -227,24 +233,7 @@ static sp_status evaluate(demo *d, const char *which, double *accuracy, double *
 
 static sp_status evaluate_untrained(demo *d) { return evaluate(d, "Untrained model", &d->untrained_accuracy, &d->untrained_loss); }
 
-/* ---- step 4: train ---- */
-
-static sp_status train(demo *d) {
-  sp_fit_options options = sp_fit_defaults();
-  options.epochs = d->options.epochs;
-  options.batch_size = 32;
-  options.seed = d->options.seed;
-  options.verbose = d->options.verbose >= 0 ? d->options.verbose : d->options.json ? 0 : 1;
-  options.progress = d->options.json ? stderr : stdout;
-  double start = sp_seconds_now();
-  SP_TRY(sp_model_fit(d->model, d->train_images, d->train_labels, &options, &d->history));
-  d->train_seconds = sp_seconds_now() - start;
-  return SP_OK;
-}
-
-static sp_status evaluate_trained(demo *d) { return evaluate(d, "Trained model", &d->trained_accuracy, &d->trained_loss); }
-
-/* ---- step 6: the output directory and the registry ---- */
+/* ---- step 4: the output directory and the registry ---- */
 
 static char *metrics_json(const demo *d) {
   return sp_strdupf("{\"accuracy\": %.17g, \"loss\": %.17g}", d->trained_accuracy, d->trained_loss);
@@ -268,7 +257,109 @@ static sp_status open_output(demo *d) {
   return status;
 }
 
-/* ---- step 7: save (the tutorial's model.save / save_weights / to_json) ---- */
+/* The first number above every entry of base named prefix + a number (1 in a new directory), so
+ * that running the demo again publishes a new version (or checkpoint directory) instead of failing. */
+static int64_t next_version(const char *base, const char *prefix) {
+  char **names = NULL;
+  size_t count = 0;
+  int64_t highest = 0;
+  if (!sp_is_directory(base) || sp_list_directory(base, 1 << 20, &names, &count) != SP_OK) {
+    sp_clear_error();
+    return 1;
+  }
+  for (size_t i = 0; i < count; i++) {
+    size_t length = strlen(prefix);
+    const char *number = strncmp(names[i], prefix, length) == 0 ? names[i] + length : "";
+    char *end;
+    long long value = strtoll(number, &end, 10);
+    if (*number && !*end && value > highest) highest = value;
+    free(names[i]);
+  }
+  free(names);
+  return highest + 1;
+}
+
+/* ---- step 5: train, saving a checkpoint after every epoch ---- */
+
+/* The tutorial's cp_callback: ModelCheckpoint(checkpoint_path, save_weights_only=True, verbose=1),
+ * here through a checkpoint manager so that retention and the registry see every checkpoint. */
+static sp_status open_checkpoints(demo *d, sp_checkpoint_manager **manager, sp_callback **callback) {
+  char name[64];
+  snprintf(name, sizeof name, "training_%lld", (long long)next_version(d->output, "training_"));
+  if (!(d->checkpoint_directory = sp_path_join(d->output, name))) return SP_ERROR_NO_MEMORY;
+  sp_checkpoint_manager_options manager_options = sp_checkpoint_manager_defaults();
+  manager_options.checkpoint_name = "cp";
+  manager_options.registry = d->recorder.registry;
+  manager_options.registry_run_id = d->recorder.run_id;
+  SP_TRY(sp_checkpoint_manager_open(d->checkpoint_directory, &manager_options, manager));
+  sp_model_checkpoint_options options = sp_model_checkpoint_defaults();
+  options.manager = *manager;
+  options.monitor = "loss";
+  options.save_weights_only = 1;
+  return sp_model_checkpoint(&options, callback);
+}
+
+/* "Checkpoints in OUTPUT/training_1 (one per epoch; the newest 5 kept): cp-192 cp-224 … cp-320" */
+static void say_checkpoints(const demo *d, const sp_checkpoint_manager *manager) {
+  say(d, "Checkpoints in %s (one per epoch; the newest %d kept):", d->checkpoint_directory,
+      sp_checkpoint_manager_defaults().max_to_keep);
+  for (size_t i = 0; i < sp_checkpoint_manager_count(manager); i++) {
+    sp_checkpoint_info info;
+    if (sp_checkpoint_manager_get(manager, i, &info) != SP_OK) continue;
+    const char *name = strrchr(info.prefix, '/');
+    say(d, " %s", name ? name + 1 : info.prefix);
+  }
+  say(d, "\n");
+}
+
+static sp_status train(demo *d) {
+  sp_checkpoint_manager *manager = NULL;
+  sp_callback *checkpoint = NULL;
+  sp_status status = open_checkpoints(d, &manager, &checkpoint);
+  sp_fit_options options = sp_fit_defaults();
+  options.callback_count = 1;
+  options.callbacks = &checkpoint;
+  options.epochs = d->options.epochs;
+  options.batch_size = 32;
+  options.seed = d->options.seed;
+  options.verbose = d->options.verbose >= 0 ? d->options.verbose : d->options.json ? 0 : 1;
+  options.progress = d->options.json ? stderr : stdout;
+  double start = sp_seconds_now();
+  if (status == SP_OK) status = sp_model_fit(d->model, d->train_images, d->train_labels, &options, &d->history);
+  d->train_seconds = sp_seconds_now() - start;
+  const char *latest = manager ? sp_checkpoint_manager_latest(manager) : NULL;
+  if (status == SP_OK && latest && !(d->checkpoint_prefix = sp_strdup(latest))) status = SP_ERROR_NO_MEMORY;
+  if (status == SP_OK) say_checkpoints(d, manager);
+  sp_callback_free(checkpoint);
+  if (manager) {
+    sp_status closed = sp_checkpoint_manager_close(manager);
+    if (status == SP_OK) status = closed;
+  }
+  return status;
+}
+
+static sp_status evaluate_trained(demo *d) { return evaluate(d, "Trained model", &d->trained_accuracy, &d->trained_loss); }
+
+/* ---- step 7: the tutorial's "create a new, untrained model; load the weights from the checkpoint" ---- */
+static sp_status restore_checkpoint(demo *d) {
+  if (!d->checkpoint_prefix) return sp_fail(SP_ERROR_NOT_FOUND, "training wrote no checkpoint in '%s'", d->checkpoint_directory);
+  sp_model *trained = d->model;
+  d->model = NULL;
+  sp_status status = create_model(d);
+  if (status == SP_OK) status = sp_load_weights(d->model, d->checkpoint_prefix, NULL);
+  char label[4200];
+  snprintf(label, sizeof label, "Restored model (checkpoint %s)", d->checkpoint_prefix);
+  if (status == SP_OK) status = evaluate(d, label, &d->checkpoint_accuracy, &d->checkpoint_loss);
+  sp_model_free(d->model);
+  d->model = trained;
+  SP_TRY(sp_error_context(status, "restoring the checkpoint '%s'", d->checkpoint_prefix));
+  if (d->checkpoint_accuracy != d->trained_accuracy)
+    return sp_fail(SP_ERROR_MISMATCH, "the model restored from '%s' has accuracy %.6f, the trained one %.6f",
+                   d->checkpoint_prefix, d->checkpoint_accuracy, d->trained_accuracy);
+  return SP_OK;
+}
+
+/* ---- step 8: save (the tutorial's model.save / save_weights / to_json) ---- */
 
 static sp_status record_saved(demo *d, const char *path, sp_artifact_kind kind, int64_t version) {
   char *metrics = metrics_json(d);
@@ -301,7 +392,7 @@ static sp_status save_model(demo *d) {
   return SP_OK;
 }
 
-/* ---- step 8: restore each file into a fresh model and evaluate it ---- */
+/* ---- step 9: restore each file into a fresh model and evaluate it ---- */
 
 static sp_status load_fresh(demo *d, int which, sp_model **model) {
   sp_load_options options = sp_load_defaults();
@@ -332,27 +423,7 @@ static sp_status restore_models(demo *d) {
   return SP_OK;
 }
 
-/* ---- step 9: export for TensorFlow Serving ---- */
-
-/* The first version number above every numeric entry of base (1 in a new directory), so that
- * running the demo again publishes a new version instead of failing. */
-static int64_t next_version(const char *base) {
-  char **names = NULL;
-  size_t count = 0;
-  int64_t highest = 0;
-  if (!sp_is_directory(base) || sp_list_directory(base, 1 << 20, &names, &count) != SP_OK) {
-    sp_clear_error();
-    return 1;
-  }
-  for (size_t i = 0; i < count; i++) {
-    char *end;
-    long long value = strtoll(names[i], &end, 10);
-    if (*names[i] && !*end && value > highest) highest = value;
-    free(names[i]);
-  }
-  free(names);
-  return highest + 1;
-}
+/* ---- step 10: export for TensorFlow Serving ---- */
 
 static sp_status export_model(demo *d) {
   char *models = sp_path_join(d->output, "models");
@@ -360,7 +431,7 @@ static sp_status export_model(demo *d) {
   free(models);
   if (!d->export_base) return SP_ERROR_NO_MEMORY;
   sp_export_options options = sp_export_defaults();
-  options.version = d->export_version = next_version(d->export_base);
+  options.version = d->export_version = next_version(d->export_base, "");
   SP_TRY(sp_export_saved_model(d->model, d->export_base, &options));
   if (!(d->export_path = sp_export_path(d->export_base, &options))) return SP_ERROR_NO_MEMORY;
   SP_TRY(record_saved(d, d->export_path, SP_ARTIFACT_EXPORT, d->export_version));
@@ -369,7 +440,7 @@ static sp_status export_model(demo *d) {
   return SP_OK;
 }
 
-/* ---- step 10: what the registry holds ---- */
+/* ---- step 11: what the registry holds ---- */
 
 static sp_status list_registry(demo *d) {
   char *metrics = metrics_json(d);
@@ -384,8 +455,9 @@ static sp_status list_registry(demo *d) {
 /* ---- the steps in order ---- */
 
 static sp_status run_steps(demo *d) {
-  sp_status (*const steps[])(demo *) = {load_data,   create_model,   evaluate_untrained, train,        evaluate_trained,
-                                       open_output, save_model,     restore_models,     export_model, list_registry};
+  sp_status (*const steps[])(demo *) = {load_data,  create_model,   evaluate_untrained, open_output,  train,
+                                       evaluate_trained, restore_checkpoint, save_model, restore_models,
+                                       export_model, list_registry};
   for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) SP_TRY(steps[i](d));
   return SP_OK;
 }
@@ -415,6 +487,12 @@ static void print_json(const demo *d) {
     json_object_array_add(restored, entry);
   }
   json_object_object_add(root, "restored", restored);
+  json_object *checkpoint = json_object_new_object();
+  json_object_object_add(checkpoint, "directory", json_object_new_string(d->checkpoint_directory));
+  json_object_object_add(checkpoint, "latest", json_object_new_string(d->checkpoint_prefix));
+  json_object_object_add(checkpoint, "accuracy", json_object_new_double(d->checkpoint_accuracy));
+  json_object_object_add(checkpoint, "loss", json_object_new_double(d->checkpoint_loss));
+  json_object_object_add(root, "checkpoint", checkpoint);
   json_object *exported = json_object_new_object();
   json_object_object_add(exported, "base_path", json_object_new_string(d->export_base));
   json_object_object_add(exported, "path", json_object_new_string(d->export_path));
@@ -435,6 +513,8 @@ int sp_cli_demo(int argc, char **argv) {
   for (int i = 0; i < SAVED_COUNT; i++) free(d.saved[i].path);
   free(d.export_base);
   free(d.export_path);
+  free(d.checkpoint_directory);
+  free(d.checkpoint_prefix);
   free(d.registry_url);
   free(d.output);
   sp_history_free(d.history);

@@ -12,7 +12,10 @@
 # exactly the trained test accuracy; the files, the SavedModel export models/demo/1 and the
 # registry's records of all five are there; the export serves (a :predict answered by
 # `savepoint serve` equals `savepoint predict` on the .keras); a second run in the same output
-# directory publishes version 2.
+# directory publishes version 2. The tutorial's checkpoint callback: a TF checkpoint after each of
+# the 10 epochs in training_1/ (steps 32 … 320, the newest 5 kept, which verify), the latest one
+# restored into a fresh model with the trained accuracy exactly; the registry holds all 10
+# checkpoints, the 5 that retention deleted marked deleted.
 set -uo pipefail
 cli=${SP_CLI:?SP_CLI must name the savepoint binary}
 data=${SP_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
@@ -42,6 +45,9 @@ for r in d["restored"][:3]:
     if r.get("accuracy") != d["trained_accuracy"]:
         problems.append("restored %s accuracy %r != trained %r" % (r["format"], r.get("accuracy"), d["trained_accuracy"]))
 if d["export"]["version"] != 1 or not d["export"]["path"].endswith("/models/demo/1"): problems.append("export %r" % d["export"])
+c = d["checkpoint"]
+if not c["latest"].endswith("/training_1/cp-320"): problems.append("latest checkpoint %r" % c["latest"])
+if c["accuracy"] != d["trained_accuracy"]: problems.append("checkpoint accuracy %r != trained %r" % (c["accuracy"], d["trained_accuracy"]))
 if not d["registry"].startswith("sqlite:///") or not d["registry"].endswith("/registry.db"): problems.append("registry %r" % d["registry"])
 print("; ".join(problems) if problems else "ok %.4f %.4f" % (d["untrained_accuracy"], d["trained_accuracy"]))
 ') || verdict="unparsable output: $out"
@@ -56,23 +62,31 @@ import json, os, sys
 rows = json.load(open(sys.argv[1]))
 found = sorted((r["kind"], r["format"], os.path.relpath(r["path"], os.path.realpath(sys.argv[2]))) for r in rows)
 expected = sorted([("model", "keras", "model.keras"), ("model", "h5", "model.h5"), ("weights", "weights_h5", "model.weights.h5"),
-                   ("model", "json", "model.json"), ("export", "saved_model", "models/demo/1")])
+                   ("model", "json", "model.json"), ("export", "saved_model", "models/demo/1")]
+                  + [("checkpoint", "tf_checkpoint", "training_1/cp-%d" % (32 * epoch)) for epoch in range(1, 11)])
 assert found == expected, found
+deleted = sorted(os.path.basename(r["path"]) for r in rows if r.get("deleted_at"))
+assert deleted == sorted("cp-%d" % (32 * epoch) for epoch in range(1, 6)), deleted
 assert len({r["run_id"] for r in rows}) == 1 and all(len(r["sha256"]) == 64 for r in rows), rows
 PY
   "$cli" verify --registry "sqlite:///$work/seed$seed/registry.db" "$work/seed$seed/models/demo/1" >/dev/null \
     || fail "seed $seed: the export does not verify against the registry"
+  for step in 192 224 256 288 320; do
+    "$cli" verify --registry "sqlite:///$work/seed$seed/registry.db" "$work/seed$seed/training_1/cp-$step" >/dev/null \
+      || fail "seed $seed: checkpoint cp-$step does not verify"
+  done
+  [ ! -e "$work/seed$seed/training_1/cp-160.index" ] || fail "seed $seed: retention kept cp-160 (max_to_keep 5)"
 done
 
 text=$("$cli" demo --epochs 1 --seed 4 --output "$work/text" | cat) || fail "demo --epochs 1 failed"
 for expected in "Untrained model, accuracy:" "Epoch 1/1 - 32/32 - " "Trained model, accuracy:" \
-                "Restored model (.keras), accuracy:" "Restored model (.h5), accuracy:" "Restored model (.weights.h5), accuracy:" \
+                "Restored model (checkpoint $work/text/training_1/cp-32), accuracy:" "Restored model (.keras), accuracy:" "Restored model (.h5), accuracy:" "Restored model (.weights.h5), accuracy:" \
                 "savepoint serve --rest_api_port=8501 --model_name=demo --model_base_path=$work/text/models/demo" \
                 "curl -s -X POST http://localhost:8501/v1/models/demo:predict" "savepoint registry list" "saved_model"; do
   case "$text" in *"$expected"*) ;; *) fail "demo output lacks '$expected': $text" ;; esac
 done
 trained=$(printf '%s\n' "$text" | sed -n 's/^Trained model, accuracy: *//p')
-[ "$(printf '%s\n' "$text" | grep -c "^Restored model (.*), accuracy: *$trained\$")" = 3 ] \
+[ "$(printf '%s\n' "$text" | grep -c "^Restored model (.*), accuracy: *$trained\$")" = 4 ] \
   || fail "each restored accuracy should print as the trained one ($trained): $text"
 out=$("$cli" demo --epochs 1 --seed 4 --output "$work/text" --json 2>/dev/null) || fail "a second demo run in the same output failed"
 printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["export"]["version"] == 2, d["export"]' \
