@@ -37,6 +37,7 @@ static const char usage[] =
     "                  name without an extension is taken as a TF.js directory\n"
     "\n"
     "  --format F                   write F instead: keras, h5, weights-h5, legacy-weights-h5, json, tfjs,\n"
+    "                               ckpt (the weights and optimizer state as a TF checkpoint prefix),\n"
     "                               savedmodel (a SavedModel TensorFlow Serving serves; options below)\n"
     "  --architecture ARCH          IN holds weights only: build the model from ARCH (any model file)\n"
     "  --no-optimizer               leave the optimizer state and training config out\n"
@@ -120,7 +121,7 @@ static int parse_arguments(int argc, char **argv, convert_options *options) {
 }
 
 static int weights_only(sp_format format) {
-  return format == SP_FORMAT_WEIGHTS_H5 || format == SP_FORMAT_LEGACY_WEIGHTS_H5;
+  return format == SP_FORMAT_WEIGHTS_H5 || format == SP_FORMAT_LEGACY_WEIGHTS_H5 || format == SP_FORMAT_CHECKPOINT;
 }
 
 /* Loads IN by its content; a weights file gets its architecture from --architecture. */

@@ -8,19 +8,20 @@
 #include "cli/saved_model_cli.h"
 #include "savepoint/savepoint.h"
 
+/* In the order a user meets them: the tutorial, training, inspecting, converting, serving, auditing. */
 static const sp_cli_command commands[] = {
-    {"convert", "convert a model between .keras, .h5, .weights.h5, JSON and TF.js", sp_cli_convert},
-    {"run", "run a SavedModel signature on inputs (like saved_model_cli run)", sp_cli_run},
-    {"show", "what a model, weights file, SavedModel or checkpoint holds", sp_cli_show},
-    {"verify", "check every checksum of a checkpoint and name what is damaged", sp_cli_verify},
-    {"manifest", "write the sha256sum-style manifest of an artifact", sp_cli_manifest},
-    {"registry", "artifact registry: list, show, history, label, verify, add, gc", sp_cli_registry},
-    {"ckpt", "checkpoint directories: list, latest, prune", sp_cli_ckpt},
-    {"train", "train a model (Keras config JSON) on IDX, NPY or CSV data", sp_cli_train},
+    {"demo", "the save-point tutorial on Fashion-MNIST, end to end", sp_cli_demo},
+    {"train", "train a model file or Keras config on IDX, NPY or CSV data; checkpoints, resume", sp_cli_train},
     {"evaluate", "loss and metrics of a model on labelled data", sp_cli_evaluate},
     {"predict", "run a model on data and print or write its outputs", sp_cli_predict},
-    {"demo", "the save-point tutorial on Fashion-MNIST, end to end", sp_cli_demo},
+    {"show", "what a model, weights file, SavedModel or checkpoint holds", sp_cli_show},
+    {"run", "run a SavedModel signature on inputs (like saved_model_cli run)", sp_cli_run},
+    {"convert", "convert between .keras, .h5, .weights.h5, JSON, TF.js, checkpoints and SavedModel", sp_cli_convert},
+    {"ckpt", "checkpoint directories: list, latest, prune", sp_cli_ckpt},
     {"serve", "TF Serving REST API over versioned model directories, with safe hot reload", sp_cli_serve},
+    {"verify", "check every checksum and SHA-256 of an artifact and name what is damaged", sp_cli_verify},
+    {"manifest", "write the sha256sum-style manifest of an artifact", sp_cli_manifest},
+    {"registry", "artifact registry: list, show, history, label, verify, add, gc", sp_cli_registry},
     {NULL, NULL, NULL},
 };
 

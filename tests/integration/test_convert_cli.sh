@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End to end: `savepoint convert` through every Keras format and TF.js and back, checked with
 # `savepoint show --json` (same architecture and parameter counts everywhere; the formats the
-# files really are), the misnamed-file path (load says what it is, convert reads it by content),
+# files really are), weights through a TF checkpoint and back, the misnamed-file path (load says what it is, convert reads it by content),
 # a weights-only input with and without --architecture, and usage errors (exit 2).
 set -euo pipefail
 cli=${SP_CLI:?SP_CLI must name the savepoint binary}
@@ -37,6 +37,27 @@ done
 if "$cli" convert "$work/c.weights.h5" "$work/e.keras" 2>"$work/err"; then fail "a weights-only input converted alone"; fi
 grep -q -- "--architecture" "$work/err" || fail "no hint about --architecture: $(cat "$work/err")"
 "$cli" convert "$work/c.weights.h5" "$work/e.keras" --architecture "$work/arch.json" >/dev/null
+
+# Weights through a TF checkpoint and back (issue 4's convert): every array h5py reads from the
+# round-tripped .weights.h5 equals the one in the .weights.h5 written straight from b.keras.
+"$cli" convert "$work/b.keras" "$work/ckpt/model" --format ckpt >/dev/null
+"$cli" verify "$work/ckpt/model" >/dev/null || fail "the converted checkpoint does not verify"
+"$cli" show --json "$work/ckpt/model" | "$python" -c '
+import json, sys
+names = [t["name"] for t in json.load(sys.stdin)]
+assert any(n.endswith("/kernel/.ATTRIBUTES/VARIABLE_VALUE") for n in names), names' || fail "the checkpoint lacks object-based kernel keys"
+"$cli" convert "$work/ckpt/model" "$work/f.weights.h5" --architecture "$work/arch.json" >/dev/null
+"$python" - "$work/c.weights.h5" "$work/f.weights.h5" <<'PY' || fail "weights changed through the TF checkpoint"
+import sys, h5py, numpy as np
+def arrays(path):
+    found = {}
+    with h5py.File(path, "r") as handle:
+        handle.visititems(lambda name, item: found.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None)
+    return found
+a, b = arrays(sys.argv[1]), arrays(sys.argv[2])
+assert sorted(a) == sorted(b), (sorted(a), sorted(b))
+assert all(np.array_equal(a[k], b[k]) for k in a), [k for k in a if not np.array_equal(a[k], b[k])]
+PY
 
 # A legacy .h5 named .keras: show and convert read it as what it is.
 cp "$work/a.h5" "$work/misnamed.keras"
