@@ -1,5 +1,9 @@
 /* run.c — `savepoint run DIR`: runs one signature of a SavedModel, like saved_model_cli run.
  *
+ * Any other model file savepoint loads (.keras, .h5, TF.js, a Keras SavedModel's rebuild) runs too:
+ * its inputs are keyed by the model's input layer names and its outputs by its output layer names,
+ * the keys a served Keras model's serving_default has.
+ *
  * Inputs come from .npy/.npz files (--inputs), Python literals (--input_exprs; parsed, never
  * evaluated) or tf.Example feature dicts (--input_examples), and are converted to the dtype the
  * signature declares, as TensorFlow's feed conversion does. Results print the way numpy prints
@@ -20,6 +24,8 @@
 #include "formats/example.h"
 #include "formats/zipio.h"
 #include "graph/session.h"
+#include "savepoint/io.h"
+#include "savepoint/model.h"
 
 static const char command[] = "run";
 
@@ -367,7 +373,8 @@ static void print_help(void) {
          "                       [--inputs 'x=in.npy;y=in.npz[name]'] [--input_exprs 'x=[[1.0],[2.0]];b=True']\n"
          "                       [--input_examples 'inputs=[{\"x\": [2.0]}]'] [--outdir DIR [--overwrite]] [--json]\n\n"
          "Runs one SignatureDef of a SavedModel, as saved_model_cli run does (a signature without\n"
-         "inputs, such as a counter's, runs with none given).\n"
+         "inputs, such as a counter's, runs with none given). DIR may also be any model file savepoint\n"
+         "loads (.keras, .h5, TF.js model.json): its inputs and outputs are keyed by layer name.\n"
          "  --inputs          .npy files, or arrays inside .npz files, per input key (';'-separated)\n"
          "  --input_exprs     Python literals per input key: numbers, nested lists, True/False, strings\n"
          "                    (parsed, never evaluated)\n"
@@ -402,20 +409,67 @@ static int parse_arguments(int argc, char **argv, run_options *options) {
   return 0;
 }
 
+/* A Keras-format model: inputs by input layer name, as float32; outputs keyed by output layer name. */
+static sp_status run_keras_model(const char *path, input_list *inputs, size_t *count, char ***keys, sp_tensor ***outputs) {
+  sp_model *model = NULL;
+  sp_load_options load = sp_load_defaults();
+  load.compile = 0;
+  SP_TRY(sp_load(path, &load, &model));
+  int input_count = sp_model_input_count(model);
+  sp_tensor **ordered = sp_alloc_zeroed((size_t)input_count + 1, sizeof *ordered);
+  sp_status status = ordered ? SP_OK : SP_ERROR_NO_MEMORY;
+  for (int i = 0; status == SP_OK && i < input_count; i++) {
+    const char *name = sp_model_input_name(model, i);
+    for (size_t k = 0; k < inputs->count && !ordered[i]; k++)
+      if (strcmp(inputs->keys[k], name) == 0) ordered[i] = sp_tensor_cast(inputs->tensors[k], SP_FLOAT32);
+    if (!ordered[i]) status = sp_fail(SP_ERROR_INVALID_ARGUMENT, "no value for the model's input '%s' (give it as %s=…)", name, name);
+  }
+  for (size_t k = 0; status == SP_OK && k < inputs->count; k++) {
+    int known = 0;
+    for (int i = 0; i < input_count && !known; i++) known = strcmp(inputs->keys[k], sp_model_input_name(model, i)) == 0;
+    if (!known) status = sp_fail(SP_ERROR_INVALID_ARGUMENT, "the model has no input named '%s'", inputs->keys[k]);
+  }
+  int output_count = 0;
+  if (status == SP_OK)
+    status = sp_model_predict(model, input_count, (const sp_tensor *const *)ordered, &output_count, outputs);
+  if (status == SP_OK) {
+    *count = (size_t)output_count;
+    if (!(*keys = sp_alloc_zeroed((size_t)output_count + 1, sizeof **keys))) status = SP_ERROR_NO_MEMORY;
+    for (int i = 0; status == SP_OK && i < output_count; i++)
+      if (!((*keys)[i] = sp_strdup(sp_model_output_name(model, i)))) status = SP_ERROR_NO_MEMORY;
+  }
+  for (int i = 0; ordered && i < input_count; i++) sp_tensor_free(ordered[i]);
+  free(ordered);
+  sp_model_free(model);
+  return status;
+}
+
+static int is_saved_model(const char *path) {
+  sp_probe_info info;
+  if (sp_probe(path, &info) != SP_OK) {
+    sp_clear_error();
+    return 1; /* the SavedModel reader says what is wrong */
+  }
+  return info.format == SP_FORMAT_SAVED_MODEL || info.format == SP_FORMAT_UNKNOWN;
+}
+
 static sp_status run_model(const run_options *options) {
   sp_graph_session *session = NULL;
   input_list inputs = {0};
   sp_status status = parse_entries(options->inputs, parse_file_input, &inputs);
   if (status == SP_OK) status = parse_entries(options->input_exprs, parse_expression_input, &inputs);
   if (status == SP_OK) status = parse_entries(options->input_examples, parse_example_input, &inputs);
-  if (status == SP_OK) status = sp_graph_session_open(options->directory, options->tag_set, &session);
-  if (status == SP_OK) status = convert_inputs(session, options->signature, &inputs);
+  int saved_model = status == SP_OK && is_saved_model(options->directory);
+  if (status == SP_OK && saved_model) status = sp_graph_session_open(options->directory, options->tag_set, &session);
+  if (status == SP_OK && saved_model) status = convert_inputs(session, options->signature, &inputs);
   size_t count = 0;
   char **keys = NULL;
   sp_tensor **outputs = NULL;
-  if (status == SP_OK)
+  if (status == SP_OK && saved_model)
     status = sp_graph_session_run(session, options->signature, inputs.count, (const char *const *)inputs.keys,
                                   (const sp_tensor *const *)inputs.tensors, &count, &keys, &outputs);
+  else if (status == SP_OK)
+    status = run_keras_model(options->directory, &inputs, &count, &keys, &outputs);
   if (status == SP_OK) {
     if (options->json) status = print_json(count, keys, outputs);
     else status = print_text(count, keys, outputs);

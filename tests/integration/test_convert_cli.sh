@@ -65,6 +65,24 @@ cp "$work/a.h5" "$work/misnamed.keras"
 "$cli" convert "$work/misnamed.keras" "$work/fixed.keras" >/dev/null
 [ "$("$cli" show --json "$work/fixed.keras" | field 'data["format"]')" = keras ] || fail "conversion of the misnamed file"
 
+# `savepoint run` on model files (not only SavedModels): inputs and outputs keyed by layer name,
+# the values `savepoint predict` gives on the same sample, for the .keras and the .h5.
+"$python" -c "import numpy as np; np.save('$work/x.npy', (np.arange(19, dtype=np.float32) / 19 - 0.5).reshape(1, 19))"
+"$cli" predict "$work/b.keras" --x "$work/x.npy" --json > "$work/predicted.json" 2>/dev/null
+input_name=$( ("$cli" run "$work/b.keras" --json 2>&1 || true) | sed -n "s/.*no value for the model's input '\([^']*\)'.*/\1/p")
+[ -n "$input_name" ] || fail "run without inputs should name the model's input"
+for model in b.keras a.h5; do
+  "$cli" run "$work/$model" --inputs "$input_name=$work/x.npy" --json > "$work/run.json" 2>/dev/null || fail "run $model failed"
+  "$python" - "$work/run.json" "$work/predicted.json" <<'PY' || fail "run $model differs from predict: $(cat "$work/run.json")"
+import json, sys
+ran, predicted = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))["predictions"]
+(values,) = ran.values()
+flat = lambda v: [x for row in v for x in (flat(row) if isinstance(row, list) else [row])] if isinstance(v, list) else [v]
+a, b = flat(values), flat(predicted)
+assert len(a) == len(b) and all(abs(x - y) <= 1e-6 + 1e-5 * abs(y) for x, y in zip(a, b)), (a, b)
+PY
+done
+
 # Usage errors exit 2; load errors exit 1.
 set +e
 "$cli" convert "$source" >/dev/null 2>&1; [ $? = 2 ] || fail "missing OUT should exit 2"
