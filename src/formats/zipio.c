@@ -499,6 +499,7 @@ sp_status sp_zip_read(sp_zip_reader *reader, const char *name, uint64_t limit, u
   SP_TRY(find_readable(reader, name, limit, &member));
   uint8_t *buffer = sp_alloc((size_t)member->size);
   if (!buffer) return sp_error_context(SP_ERROR_NO_MEMORY, "%s: member '%s'", reader->name, name);
+  sp_memory_prefault(buffer, (size_t)member->size);
   sp_status status = copy_member(reader, member, buffer, NULL, 0, NULL, NULL);
   if (status != SP_OK) {
     free(buffer);
