@@ -9,7 +9,8 @@
  * The weights are built as an in-memory HDF5 image that the zip takes without a copy.
  *
  * Read safely: zipio refuses escaping member names, duplicates, links and zip bombs before
- * anything is read; members are read under the load's limits; config.json is checked for code
+ * anything is read; members are read under the load's limits (model.weights.h5, STORED as
+ * Keras writes it, is lent to HDF5 in place from the mapped archive after its CRC-32 check); config.json is checked for code
  * (nn/config.c) before a layer is built; the pickled npz weights variant is refused.
  */
 #include <stdio.h>
