@@ -1,9 +1,11 @@
 /* fuzz_zip.c — libFuzzer target: arbitrary bytes as a zip archive through zipio's reader.
  *
  * Every member of an archive that opens is read with a 1 MiB limit; lookups by name must
- * find the member listed at each index (names are unique once an archive opens). */
+ * find the member listed at each index (names are unique once an archive opens). Viewing a
+ * member (in place when STORED) must succeed exactly when reading it does, with the same bytes. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "formats/zipio.h"
 
@@ -15,9 +17,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (sp_zip_find(reader, member->name) != member) __builtin_trap();
     uint8_t *bytes = NULL;
     size_t length = 0;
-    if (sp_zip_read(reader, member->name, UINT64_C(1) << 20, &bytes, &length) == SP_OK) {
-      if (length != member->size) __builtin_trap();
+    sp_status read = sp_zip_read(reader, member->name, UINT64_C(1) << 20, &bytes, &length);
+    sp_zip_view view;
+    sp_status viewed = sp_zip_view_member(reader, member->name, UINT64_C(1) << 20, &view);
+    if (read != viewed) __builtin_trap();
+    if (read == SP_OK) {
+      if (length != member->size || view.size != length || memcmp(view.data, bytes ? bytes : view.data, length) != 0)
+        __builtin_trap();
       free(bytes);
+      sp_zip_view_release(&view);
     }
   }
   sp_zip_close(reader);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -125,6 +126,38 @@ sp_status sp_file_size(const char *path, uint64_t *size) {
   }
   *size = (uint64_t)info.st_size;
   return SP_OK;
+}
+
+sp_status sp_file_view_open(const char *path, uint64_t offset, uint64_t length, sp_file_view *view) {
+  static const uint8_t empty[1];
+  *view = (sp_file_view){.data = empty};
+  int fd;
+  size_t file_length;
+  SP_TRY(open_regular(path, &fd, &file_length));
+  sp_status status = SP_OK;
+  if (offset > file_length || length > file_length - offset)
+    status = sp_fail(SP_ERROR_FORMAT, "'%s': %llu bytes at byte %llu run past its end (%zu bytes)", path,
+                     (unsigned long long)length, (unsigned long long)offset, file_length);
+  if (status == SP_OK && length > 0) {
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t start = offset - offset % page;
+    size_t mapping_size = (size_t)(offset + length - start);
+    void *mapping = mmap(NULL, mapping_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, (off_t)start);
+    if (mapping == MAP_FAILED) {
+      status = io_failure("cannot map", path);
+    } else {
+      *view = (sp_file_view){(const uint8_t *)mapping + (offset - start), (size_t)length, mapping, mapping_size};
+    }
+  }
+  close(fd);
+  return status;
+}
+
+void sp_file_view_close(sp_file_view *view) {
+  if (view->mapping) munmap(view->mapping, view->mapping_size);
+  view->mapping = NULL;
+  view->mapping_size = 0;
+  view->size = 0;
 }
 
 char *sp_path_join(const char *directory, const char *name) {

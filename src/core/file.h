@@ -27,6 +27,23 @@ int sp_is_regular_file(const char *path);
 /* File size in bytes, or an error naming the path. */
 sp_status sp_file_size(const char *path, uint64_t *size);
 
+/* A read-only view of length bytes at offset of a file, mapped rather than copied (the
+ * pages are prefaulted, so a large view costs one pass over the page cache). The bytes
+ * must not be written. Mapped files are ones being loaded, never ones savepoint writes in
+ * place: atomic publishing replaces files by rename, so a published file does not change
+ * under its view. */
+typedef struct sp_file_view {
+  const uint8_t *data; /* length bytes; not NULL even when length is 0 */
+  size_t size;
+  void *mapping; /* private: the page-aligned mapping, NULL for an empty view */
+  size_t mapping_size;
+} sp_file_view;
+
+/* Maps [offset, offset + length) of path; SP_ERROR_FORMAT when the range is not inside the file. */
+sp_status sp_file_view_open(const char *path, uint64_t offset, uint64_t length, sp_file_view *view) SP_MUST_CHECK;
+/* Unmaps a view (a zeroed or already-closed view is allowed). */
+void sp_file_view_close(sp_file_view *view);
+
 /* "a" + "/" + "b" as a new string (NULL on allocation failure). */
 char *sp_path_join(const char *directory, const char *name);
 /* The final component of a path (a pointer into path). */

@@ -1,4 +1,5 @@
-/* hash.c — SHA-256 over OpenSSL EVP, and CRC32C (table-driven, SSE4.2 when the CPU has it). */
+/* hash.c — SHA-256 over OpenSSL EVP, CRC32C (table-driven, SSE4.2 when the CPU has it), and
+ * zlib's CRC-32. */
 #include "core/hash.h"
 
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "core/memory.h"
 
@@ -142,4 +144,8 @@ uint32_t sp_crc32c_extend(uint32_t crc, const void *data, size_t size) {
   if (__builtin_cpu_supports("sse4.2")) return ~crc32c_hardware(crc, data, size);
 #endif
   return ~crc32c_software(crc, data, size);
+}
+
+uint32_t sp_crc32_extend(uint32_t crc, const void *data, size_t size) {
+  return (uint32_t)crc32_z(crc, data, size);
 }

@@ -1,7 +1,8 @@
-/* hash.h — SHA-256 (OpenSSL libcrypto) and CRC32C with LevelDB/TensorFlow masking.
+/* hash.h — SHA-256 (OpenSSL libcrypto), CRC32C with LevelDB/TensorFlow masking, and CRC-32.
  *
  * SHA-256 is what the registry, manifests and `savepoint verify` compare; CRC32C is
- * what TensorFlow stores in tensor-bundle index blocks and entries.
+ * what TensorFlow stores in tensor-bundle index blocks and entries; CRC-32 (zlib's,
+ * the IEEE polynomial) is what zip archives store for each member.
  */
 #ifndef SP_CORE_HASH_H
 #define SP_CORE_HASH_H
@@ -28,6 +29,9 @@ sp_status sp_sha256_file(const char *path, char out[SP_SHA256_HEX]) SP_MUST_CHEC
 /* CRC32C (Castagnoli): crc = sp_crc32c_extend(0, data, n) for a fresh checksum. */
 uint32_t sp_crc32c_extend(uint32_t crc, const void *data, size_t size);
 static inline uint32_t sp_crc32c(const void *data, size_t size) { return sp_crc32c_extend(0, data, size); }
+
+/* CRC-32 as zip and zlib compute it: crc = sp_crc32_extend(0, data, n) for a fresh checksum. */
+uint32_t sp_crc32_extend(uint32_t crc, const void *data, size_t size);
 
 /* LevelDB/TensorFlow masking of stored CRCs. */
 static inline uint32_t sp_crc32c_mask(uint32_t crc) {

@@ -1,11 +1,13 @@
 /* memory.c — checked allocation helpers (see memory.h). */
 #include "core/memory.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 void *sp_alloc(size_t size) {
   void *block = malloc(size ? size : 1);
@@ -87,4 +89,17 @@ sp_status sp_reserve(void **array, size_t *capacity, size_t needed, size_t eleme
   *array = block;
   *capacity = grown;
   return SP_OK;
+}
+
+void sp_memory_prefault(void *block, size_t size) {
+#ifdef MADV_POPULATE_WRITE
+  if (!block || size < ((size_t)1 << 20)) return;
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t start = ((uintptr_t)block + page - 1) & ~(page - 1), end = ((uintptr_t)block + size) & ~(page - 1);
+  int saved_errno = errno; /* a hint must not disturb a caller's errno */
+  if (end > start) (void)madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+  errno = saved_errno;
+#else
+  (void)block, (void)size;
+#endif
 }

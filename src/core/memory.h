@@ -31,6 +31,13 @@ char *sp_strdupf(const char *format, ...) SP_PRINTF(1, 2);
 void *sp_alloc_populated(size_t size);
 void sp_free_populated(void *block, size_t size);
 
+/* Asks the kernel to back [block, block + size) with pages now, in one call, before it is
+ * written: faulting a large fresh buffer in page by page on first write costs several times
+ * the write itself on some VMs. Only for memory that is about to be written whole (a tensor
+ * being filled, an image being built); blocks under 1 MiB are left alone. A hint: it never
+ * fails, and does nothing where the kernel lacks MADV_POPULATE_WRITE (Linux < 5.14). */
+void sp_memory_prefault(void *block, size_t size);
+
 /* a*b without overflow: returns false when it would overflow. */
 static inline int sp_multiply_size(size_t a, size_t b, size_t *product) {
   return !__builtin_mul_overflow(a, b, product);

@@ -119,6 +119,7 @@ sp_tensor *sp_tensor_new(sp_dtype dtype, int rank, const int64_t *shape) {
     free(tensor);
     return NULL;
   }
+  sp_memory_prefault(tensor->data, bytes); /* a tensor is made to be filled: fault it in at once */
   tensor->owns_data = 1;
   return tensor;
 }

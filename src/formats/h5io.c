@@ -454,6 +454,8 @@ static void *growing_image_realloc(void *block, size_t size, H5FD_file_image_op_
     image->buffer = larger;
     image->capacity = grown;
   }
+  /* HDF5 writes every byte it grows the file by (zeros, then data): fault them in at once */
+  if (size > image->used) sp_memory_prefault(image->buffer + image->used, size - image->used);
   image->used = size;
   return image->buffer;
 }

@@ -9,7 +9,8 @@
  * The weights are built as an in-memory HDF5 image that the zip takes without a copy.
  *
  * Read safely: zipio refuses escaping member names, duplicates, links and zip bombs before
- * anything is read; members are read under the load's limits; config.json is checked for code
+ * anything is read; members are read under the load's limits (model.weights.h5, STORED as
+ * Keras writes it, is lent to HDF5 in place from the mapped archive after its CRC-32 check); config.json is checked for code
  * (nn/config.c) before a layer is built; the pickled npz weights variant is refused.
  */
 #include <stdio.h>
@@ -119,8 +120,10 @@ static int probe(const sp_probe_input *input, sp_probe_info *info) {
 
 /* ---- loading ---- */
 
-static sp_status open_weights(archive *source, const sp_load_options *options, uint8_t **image, sp_h5_file **file) {
-  *image = NULL;
+/* Opens model.weights.h5: from disk in a directory, else lent to HDF5 from the archive
+ * (in place when STORED, as Keras writes it), kept in *image until the file is closed. */
+static sp_status open_weights(archive *source, const sp_load_options *options, sp_zip_view *image, sp_h5_file **file) {
+  *image = (sp_zip_view){0};
   *file = NULL;
   if (!archive_has(source, WEIGHTS_MEMBER)) {
     if (archive_has(source, NPZ_MEMBER))
@@ -136,22 +139,18 @@ static sp_status open_weights(archive *source, const sp_load_options *options, u
     free(path);
     return status;
   }
-  size_t size;
   /* The HDF5 image also holds metadata besides the weights: allow a little over the weights limit. */
   uint64_t limit = options->max_total_bytes + (UINT64_C(64) << 20);
-  SP_TRY(sp_zip_read(source->zip, WEIGHTS_MEMBER, limit, image, &size));
-  sp_status status = sp_h5_open_image(*image, size, name, file);
-  if (status != SP_OK) {
-    free(*image);
-    *image = NULL;
-  }
+  SP_TRY(sp_zip_view_member(source->zip, WEIGHTS_MEMBER, limit, image));
+  sp_status status = sp_h5_open_image(image->data, image->size, name, file);
+  if (status != SP_OK) sp_zip_view_release(image);
   return status;
 }
 
 /* config.json → model (compiled when asked), then model.weights.h5 into it. */
 static sp_status load_archive(archive *source, const sp_load_options *options, sp_model **model) {
   json_object *config = NULL;
-  uint8_t *image = NULL;
+  sp_zip_view image = {0};
   sp_h5_file *weights = NULL;
   char context[4200];
   snprintf(context, sizeof context, "'%s' %s", source->path, CONFIG_MEMBER);
@@ -168,7 +167,7 @@ static sp_status load_archive(archive *source, const sp_load_options *options, s
     status = sp_keras3_weights_read(*model, weights, options, compiled, where);
   }
   sp_h5_close(weights);
-  free(image);
+  sp_zip_view_release(&image);
   json_object_put(config);
   if (status != SP_OK) {
     sp_model_free(*model);
@@ -200,7 +199,7 @@ sp_status sp_keras_archive_load_memory(const void *data, size_t size, const char
 static sp_status load_weights(sp_model *model, const char *path, const sp_load_options *options) {
   archive source;
   SP_TRY(archive_open(path, &source));
-  uint8_t *image = NULL;
+  sp_zip_view image = {0};
   sp_h5_file *weights = NULL;
   sp_status status = open_weights(&source, options, &image, &weights);
   if (status == SP_OK) {
@@ -209,7 +208,7 @@ static sp_status load_weights(sp_model *model, const char *path, const sp_load_o
     status = sp_keras3_weights_read(model, weights, options, options->compile, where);
   }
   sp_h5_close(weights);
-  free(image);
+  sp_zip_view_release(&image);
   archive_close(&source);
   return status;
 }

@@ -231,6 +231,7 @@ static sp_status read_group(const char *directory, const json_object *paths, uin
                      (unsigned long long)expected, (unsigned long long)options->max_total_bytes);
   uint8_t *buffer = status == SP_OK ? sp_alloc(expected ? (size_t)expected : 1) : NULL;
   if (status == SP_OK && !buffer) status = SP_ERROR_NO_MEMORY;
+  if (status == SP_OK) sp_memory_prefault(buffer, (size_t)expected); /* the shards fill it whole */
   uint64_t offset = 0;
   for (size_t i = 0; i < count && status == SP_OK; i++) {
     uint64_t size = 0;

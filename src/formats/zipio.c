@@ -17,6 +17,7 @@
 
 #include "core/bytes.h"
 #include "core/file.h"
+#include "core/hash.h"
 #include "core/memory.h"
 
 #define GIB (UINT64_C(1) << 30)
@@ -36,6 +37,10 @@ struct sp_zip_reader {
   sp_zip_member *members; /* members[i] is libzip entry i */
   const sp_zip_member **by_name;
   size_t count;
+  uint64_t *local_header_offsets; /* [i] for entry i from the central directory; UINT64_MAX unknown */
+  int on_disk;                    /* name is the archive's path */
+  const uint8_t *memory;          /* the archive's bytes when opened from memory */
+  size_t memory_size;
 };
 
 struct sp_zip_writer {
@@ -75,6 +80,7 @@ static int is_zip_bomb(uint64_t size, uint64_t compressed_size, uint64_t floor) 
 typedef struct central_name {
   const uint8_t *bytes;
   size_t length;
+  uint64_t local_header_offset; /* UINT64_MAX when the entry does not say it plainly */
 } central_name;
 
 typedef struct central_directory {
@@ -167,23 +173,40 @@ static sp_status locate_central_directory(zip_source_t *source, const char *arch
   return status;
 }
 
-/* Walks the central directory's file headers, keeping each raw name. */
+/* Where a central directory entry says its local header is: the 32-bit field, or the zip64
+ * extra field's offset when that field is 0xffffffff (after the sizes it also holds). */
+static uint64_t local_header_offset(const uint8_t *header, const uint8_t *extra, size_t extra_length) {
+  uint64_t offset = sp_load_u32le(header + 42);
+  if (offset != 0xffffffff) return offset;
+  size_t before = (sp_load_u32le(header + 24) == 0xffffffff ? 8 : 0) + (sp_load_u32le(header + 20) == 0xffffffff ? 8 : 0);
+  for (size_t at = 0; at + 4 <= extra_length;) {
+    size_t id = load_u16le(extra + at), length = load_u16le(extra + at + 2);
+    if (length > extra_length - at - 4) break;
+    if (id == 0x0001) return before + 8 <= length ? sp_load_u64le(extra + at + 4 + before) : UINT64_MAX;
+    at += 4 + length;
+  }
+  return UINT64_MAX;
+}
+
+/* Walks the central directory's file headers, keeping each raw name and local header offset. */
 static sp_status walk_central_directory(const char *archive, size_t size, central_directory *directory) {
   sp_reader reader = sp_reader_make(directory->bytes, size, archive);
   directory->names = sp_alloc_zeroed(directory->entries ? (size_t)directory->entries : 1, sizeof *directory->names);
   if (!directory->names) return SP_ERROR_NO_MEMORY;
   for (uint64_t entry = 0; entry < directory->entries; entry++) {
-    const uint8_t *header, *name;
+    const uint8_t *header, *name, *extra;
     if (sp_read_bytes(&reader, 46, &header) != SP_OK || sp_load_u32le(header) != 0x02014b50)
       return sp_fail(SP_ERROR_FORMAT, "%s: central directory entry %llu is malformed", archive,
                      (unsigned long long)entry);
     size_t name_length = load_u16le(header + 28);
-    size_t skipped = (size_t)load_u16le(header + 30) + load_u16le(header + 32);
-    if (sp_read_bytes(&reader, name_length, &name) != SP_OK || sp_reader_skip(&reader, skipped) != SP_OK)
+    size_t extra_length = load_u16le(header + 30), comment_length = load_u16le(header + 32);
+    if (sp_read_bytes(&reader, name_length, &name) != SP_OK || sp_read_bytes(&reader, extra_length, &extra) != SP_OK ||
+        sp_reader_skip(&reader, comment_length) != SP_OK)
       return sp_fail(SP_ERROR_FORMAT, "%s: central directory entry %llu runs past the directory", archive,
                      (unsigned long long)entry);
     directory->names[entry].bytes = name;
     directory->names[entry].length = name_length;
+    directory->names[entry].local_header_offset = local_header_offset(header, extra, extra_length);
   }
   return SP_OK;
 }
@@ -307,19 +330,23 @@ static sp_status load_members(sp_zip_reader *reader, const central_directory *di
                    (long long)count, (unsigned long long)directory->entries);
   reader->members = sp_alloc_zeroed(count ? (size_t)count : 1, sizeof *reader->members);
   reader->by_name = sp_alloc_zeroed(count ? (size_t)count : 1, sizeof *reader->by_name);
-  if (!reader->members || !reader->by_name) return SP_ERROR_NO_MEMORY;
+  reader->local_header_offsets = sp_alloc_zeroed(count ? (size_t)count : 1, sizeof *reader->local_header_offsets);
+  if (!reader->members || !reader->by_name || !reader->local_header_offsets) return SP_ERROR_NO_MEMORY;
   for (zip_uint64_t index = 0; index < (zip_uint64_t)count; index++) {
     reader->count = (size_t)index; /* members before index are loaded and must be freed */
     SP_TRY(load_member(reader, directory, index));
     reader->by_name[index] = &reader->members[index];
+    reader->local_header_offsets[index] = directory->names[index].local_header_offset;
   }
   reader->count = (size_t)count;
   qsort(reader->by_name, reader->count, sizeof *reader->by_name, compare_member_names); /* names are unique */
   return SP_OK;
 }
 
-/* Takes ownership of source in every case. */
-static sp_status open_source(zip_source_t *source, const char *name, sp_zip_reader **reader) {
+/* Takes ownership of source in every case. memory is the archive's bytes when it is held in
+ * memory, NULL when name is its path on disk. */
+static sp_status open_source(zip_source_t *source, const char *name, const void *memory, size_t memory_size,
+                             sp_zip_reader **reader) {
   *reader = NULL;
   sp_zip_reader *opened = sp_alloc_zeroed(1, sizeof *opened);
   if (!opened || !(opened->name = sp_strdup(name))) {
@@ -327,6 +354,9 @@ static sp_status open_source(zip_source_t *source, const char *name, sp_zip_read
     zip_source_free(source);
     return SP_ERROR_NO_MEMORY;
   }
+  opened->on_disk = memory == NULL;
+  opened->memory = memory;
+  opened->memory_size = memory_size;
   central_directory directory;
   sp_status status = read_central_directory(source, name, &directory);
   if (status == SP_OK) status = check_central_names(name, &directory);
@@ -350,15 +380,15 @@ static sp_status open_source(zip_source_t *source, const char *name, sp_zip_read
 }
 
 /* Opens a source libzip just created (NULL when it could not, with error set). */
-static sp_status open_created_source(zip_source_t *source, zip_error_t *error, const char *name,
-                                     sp_zip_reader **reader) {
+static sp_status open_created_source(zip_source_t *source, zip_error_t *error, const char *name, const void *memory,
+                                     size_t memory_size, sp_zip_reader **reader) {
   if (!source) {
     sp_status status = sp_fail(SP_ERROR_IO, "%s: %s", name, zip_error_strerror(error));
     zip_error_fini(error);
     return status;
   }
   zip_error_fini(error);
-  return open_source(source, name, reader);
+  return open_source(source, name, memory, memory_size, reader);
 }
 
 sp_status sp_zip_open(const char *path, sp_zip_reader **reader) {
@@ -368,14 +398,16 @@ sp_status sp_zip_open(const char *path, sp_zip_reader **reader) {
                    sp_path_exists(path) ? "not a regular file" : "no such file");
   zip_error_t error;
   zip_error_init(&error);
-  return open_created_source(zip_source_file_create(path, 0, -1, &error), &error, path, reader);
+  return open_created_source(zip_source_file_create(path, 0, -1, &error), &error, path, NULL, 0, reader);
 }
 
 sp_status sp_zip_open_memory(const void *data, size_t size, const char *name, sp_zip_reader **reader) {
   *reader = NULL;
   zip_error_t error;
   zip_error_init(&error);
-  return open_created_source(zip_source_buffer_create(size ? data : NULL, size, 0, &error), &error, name, reader);
+  static const uint8_t empty[1];
+  return open_created_source(zip_source_buffer_create(size ? data : NULL, size, 0, &error), &error, name,
+                             size ? data : empty, size, reader);
 }
 
 void sp_zip_close(sp_zip_reader *reader) {
@@ -384,6 +416,7 @@ void sp_zip_close(sp_zip_reader *reader) {
   for (size_t index = 0; reader->members && index < reader->count; index++) free((char *)reader->members[index].name);
   free(reader->members);
   free(reader->by_name);
+  free(reader->local_header_offsets);
   free(reader->name);
   free(reader);
 }
@@ -466,6 +499,7 @@ sp_status sp_zip_read(sp_zip_reader *reader, const char *name, uint64_t limit, u
   SP_TRY(find_readable(reader, name, limit, &member));
   uint8_t *buffer = sp_alloc((size_t)member->size);
   if (!buffer) return sp_error_context(SP_ERROR_NO_MEMORY, "%s: member '%s'", reader->name, name);
+  sp_memory_prefault(buffer, (size_t)member->size);
   sp_status status = copy_member(reader, member, buffer, NULL, 0, NULL, NULL);
   if (status != SP_OK) {
     free(buffer);
@@ -474,6 +508,57 @@ sp_status sp_zip_read(sp_zip_reader *reader, const char *name, uint64_t limit, u
   *data = buffer;
   *size = (size_t)member->size;
   return SP_OK;
+}
+
+/* length bytes at offset of the archive itself, from memory or mapped from disk. */
+static sp_status view_archive(const sp_zip_reader *reader, uint64_t offset, uint64_t length, sp_file_view *view) {
+  if (reader->on_disk) return sp_file_view_open(reader->name, offset, length, view);
+  if (offset > reader->memory_size || length > reader->memory_size - offset)
+    return sp_fail(SP_ERROR_FORMAT, "%s: %llu bytes at byte %llu run past its end", reader->name,
+                   (unsigned long long)length, (unsigned long long)offset);
+  *view = (sp_file_view){.data = reader->memory + offset, .size = (size_t)length};
+  return SP_OK;
+}
+
+/* Lends a STORED member's bytes where they lie in the archive, after checking its local
+ * header and its CRC-32. 0 when they cannot be lent as they are (the caller then reads the
+ * member through libzip, which reports any damage as it always has). */
+static int lend_stored(const sp_zip_reader *reader, const sp_zip_member *member, sp_zip_view *out) {
+  enum { LOCAL_HEADER = 30 };
+  uint64_t offset = reader->local_header_offsets[member - reader->members];
+  if (member->method != SP_ZIP_STORED || member->compressed_size != member->size || offset == UINT64_MAX) return 0;
+  sp_file_view header;
+  if (view_archive(reader, offset, LOCAL_HEADER, &header) != SP_OK) return 0;
+  int signed_right = sp_load_u32le(header.data) == 0x04034b50;
+  uint64_t data_offset = offset + LOCAL_HEADER + load_u16le(header.data + 26) + load_u16le(header.data + 28);
+  sp_file_view_close(&header);
+  sp_file_view body;
+  if (!signed_right || view_archive(reader, data_offset, member->size, &body) != SP_OK) return 0;
+  if (sp_crc32_extend(0, body.data, body.size) != member->crc32) {
+    sp_file_view_close(&body);
+    return 0;
+  }
+  *out = (sp_zip_view){.data = body.data, .size = body.size, .mapped = body};
+  return 1;
+}
+
+sp_status sp_zip_view_member(sp_zip_reader *reader, const char *name, uint64_t limit, sp_zip_view *view) {
+  static const uint8_t empty[1];
+  *view = (sp_zip_view){.data = empty};
+  const sp_zip_member *member;
+  SP_TRY(find_readable(reader, name, limit, &member));
+  if (lend_stored(reader, member, view)) return SP_OK;
+  sp_clear_error(); /* whatever stopped the lending, the read below reports it as reads do */
+  SP_TRY(sp_zip_read(reader, name, limit, &view->copy, &view->size));
+  view->data = view->copy ? view->copy : empty;
+  return SP_OK;
+}
+
+void sp_zip_view_release(sp_zip_view *view) {
+  sp_file_view_close(&view->mapped);
+  free(view->copy);
+  view->copy = NULL;
+  view->size = 0;
 }
 
 static sp_status write_to_atomic_file(void *context, const uint8_t *bytes, size_t length) {

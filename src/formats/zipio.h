@@ -12,7 +12,11 @@
  * The central directory is also walked independently of libzip, so names and counts that
  * two zip parsers could read differently are refused too. Reading a member checks the
  * caller's size limit before allocating, reads exactly the declared size, and verifies the
- * CRC-32 (libzip checks it when the member's end is reached).
+ * CRC-32 (libzip checks it when the member's end is reached). A STORED member can also be
+ * viewed in place, without a copy (sp_zip_view_member): mapped from the archive on disk or
+ * pointed to in the archive in memory, after its local header, its bounds and its CRC-32
+ * are checked; any of those failing falls back to the copying read, so a damaged archive
+ * is refused with the same error either way.
  *
  * Writing. Members are added from memory (or from a file) and written when the writer is
  * committed: to a temporary file beside the final path, fsynced and renamed over it
@@ -37,6 +41,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "core/file.h"
 #include "core/status.h"
 
 typedef struct sp_zip_reader sp_zip_reader;
@@ -77,6 +82,20 @@ const sp_zip_member *sp_zip_find(const sp_zip_reader *reader, const char *name);
  * when absent; SP_ERROR_CHECKSUM when its bytes do not match its CRC-32. */
 sp_status sp_zip_read(sp_zip_reader *reader, const char *name, uint64_t limit, uint8_t **data,
                       size_t *size) SP_MUST_CHECK;
+/* A member's bytes, lent in place (STORED) or copied (DEFLATE). */
+typedef struct sp_zip_view {
+  const uint8_t *data; /* size bytes, valid until sp_zip_view_release; not NULL even when empty */
+  size_t size;
+  sp_file_view mapped; /* private */
+  uint8_t *copy;       /* private */
+} sp_zip_view;
+
+/* Views a whole member with sp_zip_read's limits and checks (CRC-32 included), without a
+ * copy when it is STORED. The view must not outlive the reader (a memory archive's bytes). */
+sp_status sp_zip_view_member(sp_zip_reader *reader, const char *name, uint64_t limit,
+                             sp_zip_view *view) SP_MUST_CHECK;
+/* Releases a view (a zeroed or already-released view is allowed). */
+void sp_zip_view_release(sp_zip_view *view);
 /* Streams a member to directory/<name> through the atomic write path, creating the
  * parent directories inside directory. Besides limit, applies Keras's extraction guard
  * (over 256 MiB and more than 100x compressed is refused). directory should be one the

@@ -136,6 +136,43 @@ Test(zip_fixtures, archive_held_in_memory) {
   free(bytes);
 }
 
+/* A STORED member is lent in place (mapped from disk, or inside the archive in memory), with
+ * the bytes the copying read gives. */
+Test(zip_fixtures, stored_member_viewed_in_place) {
+  const char *relative = "keras3.7-churn-keras-and-h5-same-model/my_model.keras";
+  char *path = sp_test_fixture(relative);
+  size_t size = 0;
+  uint8_t *bytes = read_fixture_bytes(relative, &size);
+  sp_zip_reader *on_disk = NULL, *in_memory = NULL;
+  SP_ASSERT_OK(sp_zip_open(path, &on_disk));
+  SP_ASSERT_OK(sp_zip_open_memory(bytes, size, "my_model.keras", &in_memory));
+  uint8_t *copy = NULL;
+  size_t copy_size = 0;
+  SP_ASSERT_OK(sp_zip_read(on_disk, "model.weights.h5", SP_ZIP_NO_LIMIT, &copy, &copy_size));
+  sp_zip_view mapped, pointed;
+  SP_ASSERT_OK(sp_zip_view_member(on_disk, "model.weights.h5", SP_ZIP_NO_LIMIT, &mapped));
+  SP_ASSERT_OK(sp_zip_view_member(in_memory, "model.weights.h5", SP_ZIP_NO_LIMIT, &pointed));
+  cr_assert_eq(mapped.size, copy_size);
+  cr_assert_eq(pointed.size, copy_size);
+  cr_assert(memcmp(mapped.data, copy, copy_size) == 0);
+  cr_assert(pointed.data > bytes && pointed.data + pointed.size <= bytes + size, "lent from the archive itself");
+  sp_zip_view refused;
+  SP_ASSERT_FAILS(sp_zip_view_member(on_disk, "model.weights.h5", 10, &refused), SP_ERROR_UNSAFE, "over the limit");
+  sp_zip_view_release(&mapped);
+  sp_zip_view_release(&pointed);
+  sp_zip_close(in_memory);
+  bytes[0xecd + 30 + 16 + 1000] ^= 0x40; /* a byte inside model.weights.h5's data */
+  SP_ASSERT_OK(sp_zip_open_memory(bytes, size, "corrupt.keras", &in_memory));
+  SP_ASSERT_FAILS(sp_zip_view_member(in_memory, "model.weights.h5", SP_ZIP_NO_LIMIT, &pointed), SP_ERROR_CHECKSUM,
+                  "corrupt.keras: member 'model.weights.h5': its bytes do not match its CRC-32 (the archive is corrupt)");
+  cr_assert_null(pointed.copy);
+  sp_zip_close(in_memory);
+  sp_zip_close(on_disk);
+  free(copy);
+  free(bytes);
+  free(path);
+}
+
 /* ------------------------------------------------------------- writing ---- */
 
 Test(zip_write, round_trip_with_keras_defaults_and_options) {
