@@ -1,12 +1,14 @@
 /* tf_checkpoint.h — a model (and its optimizer) as a TensorFlow checkpoint: the object-based
  * layout tf.keras writes (formats.md §4.7), and TF1 name-based checkpoints for reading.
  *
- * Writing produces what tf.keras 2 `model.save_weights(prefix)` (TF format) produces, plus
- * `save_counter` when written by a manager, as tf.train.Checkpoint.save() does:
+ * tf.keras 2 `model.save_weights(prefix)` (TF format) writes, and savepoint reads:
  *   layer_with_weights-<k>/<variable>/.ATTRIBUTES/VARIABLE_VALUE        one per model variable
  *   optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE, optimizer/<hyper>/…       optimizer_v2 variables
  *   layer_with_weights-<k>/<variable>/.OPTIMIZER_SLOT/optimizer/<slot>/.ATTRIBUTES/VARIABLE_VALUE
- *   save_counter/.ATTRIBUTES/VARIABLE_VALUE                             int64, manager saves only
+ * (the optimizer entries are recognised in the object graph, not assigned to our optimizer).
+ * Writing produces the model variables' entries, the object graph and, when written by a manager,
+ * save_counter/.ATTRIBUTES/VARIABLE_VALUE (int64) as tf.train.Checkpoint.save() does; the
+ * optimizer goes under _SAVEPOINT_OPTIMIZER/<i> (below), not (yet) in tf.keras's slot layout. Also:
  *   _CHECKPOINTABLE_OBJECT_GRAPH                                        TrackableObjectGraph
  *   _SAVEPOINT_TRAINING_STATE                                           savepoint's resume state
  * The object graph is numbered as TensorFlow numbers it (breadth first from the model; slot
