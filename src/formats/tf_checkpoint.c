@@ -23,6 +23,7 @@
 #include "formats/codec.h"
 #include "formats/tf_bundle.h"
 #include "nn/layer.h"
+#include "nn/optimizer.h"
 #include "savepoint/train.h"
 #include "trackable_object_graph.pb-c.h"
 #include "wrappers.pb-c.h"
@@ -214,21 +215,133 @@ static sp_status add_model_objects(object_graph *graph, const sp_model *model, i
   return SP_OK;
 }
 
+/* A variable whose value the graph made (and owns): hyperparameters, save_counter. */
+static sp_status add_owned_variable(object_graph *graph, int parent, const char *edge, sp_tensor *value,
+                                    const char *full_name) {
+  if (!value) return SP_ERROR_NO_MEMORY;
+  int index = -1;
+  sp_status status = add_variable(graph, parent, edge, value, full_name, &index);
+  if (index >= 0) graph->objects[index].owned_value = value;
+  else sp_tensor_free(value);
+  return status;
+}
+
 static sp_status add_save_counter(object_graph *graph, int64_t value) {
   sp_tensor *counter = sp_tensor_new(SP_INT64, 0, NULL);
-  if (!counter) return SP_ERROR_NO_MEMORY;
-  *(int64_t *)counter->data = value;
-  int index;
-  sp_status status = add_object(graph, counter, &index);
-  if (status != SP_OK) {
-    sp_tensor_free(counter);
-    return status;
+  if (counter) *(int64_t *)counter->data = value;
+  return add_owned_variable(graph, 0, "save_counter", counter, "save_counter");
+}
+
+/* ---- the optimizer, as tf.keras 2's optimizer_v2 tracks it ---- */
+
+/* optimizer_v2's slot name for a Keras 3 slot: Adam's and Nadam's m, v, vhat; RMSprop's rms,
+ * momentum, mg; SGD's momentum; Adagrad's accumulator. Gradient accumulators, which tf.keras 2
+ * does not have, keep Keras 3's name. */
+static const char *keras2_slot_name(const sp_optimizer *optimizer, const char *slot) {
+  int rmsprop = optimizer->kind == SP_OPTIMIZER_RMSPROP;
+  if (strcmp(slot, "momentum") == 0) return rmsprop || optimizer->kind == SP_OPTIMIZER_SGD ? "momentum" : "m";
+  if (strcmp(slot, "velocity") == 0) return rmsprop ? "rms" : "v";
+  if (strcmp(slot, "velocity_hat") == 0) return "vhat";
+  if (strcmp(slot, "average_gradient") == 0) return "mg";
+  return slot;
+}
+
+/* _create_hypers: the hyperparameters optimizer_v2 keeps as variables, in the sorted order it
+ * creates them (epsilon, amsgrad, nesterov and centered are plain attributes there). */
+static const char *const *keras2_hyperparameters(sp_optimizer_kind kind) {
+  static const char *const sgd[] = {"decay", "learning_rate", "momentum", NULL};
+  static const char *const adam[] = {"beta_1", "beta_2", "decay", "learning_rate", NULL};
+  static const char *const adamw[] = {"beta_1", "beta_2", "decay", "learning_rate", "weight_decay", NULL};
+  static const char *const rmsprop[] = {"decay", "learning_rate", "momentum", "rho", NULL};
+  static const char *const adagrad[] = {"decay", "learning_rate", NULL};
+  switch (kind) {
+    case SP_OPTIMIZER_SGD: return sgd;
+    case SP_OPTIMIZER_ADAMW: return adamw;
+    case SP_OPTIMIZER_RMSPROP: return rmsprop;
+    case SP_OPTIMIZER_ADAGRAD: return adagrad;
+    case SP_OPTIMIZER_ADAM:
+    case SP_OPTIMIZER_NADAM: break;
   }
-  graph->objects[index].owned_value = counter;
-  graph->objects[index].value = counter;
-  graph->objects[index].full_name = sp_strdup("save_counter");
-  if (!graph->objects[index].full_name) return SP_ERROR_NO_MEMORY;
-  return add_edge(graph, 0, "save_counter", index);
+  return adam;
+}
+
+static double keras2_hyperparameter(const sp_optimizer *optimizer, const char *name) {
+  if (strcmp(name, "beta_1") == 0) return optimizer->beta_1;
+  if (strcmp(name, "beta_2") == 0) return optimizer->beta_2;
+  if (strcmp(name, "momentum") == 0) return optimizer->momentum;
+  if (strcmp(name, "rho") == 0) return optimizer->rho;
+  if (strcmp(name, "weight_decay") == 0) return optimizer->weight_decay.value;
+  return sp_optimizer_keras2_decay(optimizer);
+}
+
+static int find_object(const object_graph *graph, const void *identity) {
+  for (size_t i = 0; i < graph->count; i++)
+    if (graph->objects[i].identity == identity) return (int)i;
+  return -1;
+}
+
+/* iter, then the hyperparameters (learning_rate is the live variable; a schedule has none), then
+ * Nadam's momentum_cache, all children of the optimizer. */
+static sp_status add_optimizer_variables(object_graph *graph, const sp_optimizer *optimizer, int parent) {
+  const char *class_name = sp_optimizer_class_name(optimizer);
+  char full_name[128];
+  snprintf(full_name, sizeof full_name, "%s/iter", class_name);
+  int index;
+  SP_TRY(add_variable(graph, parent, "iter", optimizer->iteration, full_name, &index));
+  for (const char *const *name = keras2_hyperparameters(optimizer->kind); *name; name++) {
+    snprintf(full_name, sizeof full_name, "%s/%s", class_name, *name);
+    if (strcmp(*name, "learning_rate") == 0) {
+      if (optimizer->learning_rate_variable)
+        SP_TRY(add_variable(graph, parent, *name, optimizer->learning_rate_variable, full_name, &index));
+      continue;
+    }
+    sp_tensor *value = sp_tensor_new(SP_FLOAT32, 0, NULL);
+    if (value) *sp_tensor_floats(value) = (float)keras2_hyperparameter(optimizer, *name);
+    SP_TRY(add_owned_variable(graph, parent, *name, value, full_name));
+  }
+  if (!optimizer->u_product) return SP_OK;
+  snprintf(full_name, sizeof full_name, "%s/momentum_cache", class_name);
+  return add_variable(graph, parent, "momentum_cache", optimizer->u_product, full_name, &index);
+}
+
+/* Slot variables belong to no parent: the optimizer's slot_variables name them, ranked by the
+ * order in which the optimizer creates each slot name. */
+static sp_status add_slot_variables(object_graph *graph, const sp_optimizer *optimizer, int optimizer_object) {
+  const char *seen[8];
+  int seen_count = 0;
+  for (int i = 0; i < optimizer->variable_count; i++) {
+    const sp_optimizer_variable *variable = &optimizer->variables[i];
+    if (variable->target < 0 || !variable->slot) continue;
+    int original = find_object(graph, optimizer->targets[variable->target]->value);
+    if (original < 0) continue; /* not tracked by this checkpoint */
+    const char *slot_name = keras2_slot_name(optimizer, variable->slot);
+    int rank = 0;
+    while (rank < seen_count && strcmp(seen[rank], slot_name) != 0) rank++;
+    if (rank == seen_count && seen_count < (int)(sizeof seen / sizeof *seen)) seen[seen_count++] = slot_name;
+    int index;
+    SP_TRY(add_object(graph, variable->value, &index));
+    graph_object *slot = &graph->objects[index];
+    slot->value = variable->value;
+    slot->slot_of = original;
+    slot->slot_optimizer = optimizer_object;
+    slot->slot_rank = rank;
+    slot->slot_name = sp_strdup(slot_name);
+    slot->full_name = sp_strdupf("%s/%s/%s", sp_optimizer_class_name(optimizer), graph->objects[original].full_name,
+                                 slot_name);
+    if (!slot->slot_name || !slot->full_name) return SP_ERROR_NO_MEMORY;
+  }
+  return SP_OK;
+}
+
+/* The model's "optimizer" child. tf.keras tracks a compiled model's optimizer before it has
+ * variables: then the object has no children, as in a checkpoint saved before training. */
+static sp_status add_optimizer_objects(object_graph *graph, const sp_optimizer *optimizer, int root) {
+  int object;
+  SP_TRY(add_object(graph, optimizer, &object));
+  SP_TRY(add_edge(graph, root, "optimizer", object));
+  if (optimizer->variable_count == 0) return SP_OK;
+  SP_TRY(add_optimizer_variables(graph, optimizer, object));
+  return add_slot_variables(graph, optimizer, object);
 }
 
 /* ---- numbering (TensorFlow's breadth-first traversal) ---- */
@@ -555,26 +668,11 @@ static sp_status build_graph(const sp_model *model, const sp_checkpoint_options 
   int root;
   SP_TRY(add_object(graph, model, &root));
   SP_TRY(add_model_objects(graph, model, root));
+  const sp_optimizer *optimizer = sp_model_optimizer((sp_model *)model);
+  if (options->include_optimizer && optimizer) SP_TRY(add_optimizer_objects(graph, optimizer, root));
   SP_TRY(add_edge(graph, root, "root", root));
   if (options->save_counter > 0) SP_TRY(add_save_counter(graph, options->save_counter));
   return number_objects(graph);
-}
-
-static char *optimizer_key(int index) { return sp_strdupf("%s/%05d", SP_CHECKPOINT_OPTIMIZER_KEY, index); }
-
-/* The optimizer's variables ride outside the object graph, like the training state: TensorFlow's
- * restore never looks at them, and a resumed run gets Keras 3's optimizer state back exactly. */
-static sp_status add_optimizer(sp_checkpoint_snapshot *snapshot, const sp_model *model) {
-  const sp_optimizer *optimizer = sp_model_optimizer((sp_model *)model);
-  int count = optimizer ? sp_optimizer_variable_count(optimizer) : 0;
-  for (int i = 0; i < count; i++) {
-    char *key = optimizer_key(i);
-    if (!key) return SP_ERROR_NO_MEMORY;
-    sp_status status = snapshot_add(snapshot, key, sp_optimizer_variable_value(optimizer, i));
-    free(key);
-    SP_TRY(status);
-  }
-  return SP_OK;
 }
 
 static sp_status capture(sp_checkpoint_snapshot *snapshot, const sp_model *model, const sp_checkpoint_options *options,
@@ -590,7 +688,6 @@ static sp_status capture(sp_checkpoint_snapshot *snapshot, const sp_model *model
     free(key);
     SP_TRY(status);
   }
-  if (options->include_optimizer) SP_TRY(add_optimizer(snapshot, model));
   if (copy_values) SP_TRY(copy_values_to_arena(snapshot));
   if (options->training_state) {
     snapshot->state_tensor = string_scalar(options->training_state, strlen(options->training_state));
@@ -689,6 +786,7 @@ typedef struct staged_value {
   sp_tensor *destination;
   char *key;
   char *what;
+  int node; /* the saved object graph's node for a model variable, else -1 */
   sp_tensor *value;
 } staged_value;
 
@@ -699,24 +797,30 @@ typedef struct restore_plan {
   size_t count, capacity;
 } restore_plan;
 
-static void restore_plan_release(restore_plan *plan) {
-  for (size_t i = 0; i < plan->count; i++) {
+/* Drops the values staged from first on. */
+static void unstage_from(restore_plan *plan, size_t first) {
+  for (size_t i = first; i < plan->count; i++) {
     free(plan->values[i].key);
     free(plan->values[i].what);
     sp_tensor_free(plan->values[i].value);
   }
+  plan->count = first;
+}
+
+static void restore_plan_release(restore_plan *plan) {
+  unstage_from(plan, 0);
   free(plan->values);
 }
 
 /* Takes ownership of key and what. */
-static sp_status stage(restore_plan *plan, sp_tensor *destination, char *key, char *what) {
+static sp_status stage(restore_plan *plan, sp_tensor *destination, char *key, char *what, int node) {
   sp_status status = key && what ? SP_RESERVE(plan->values, plan->capacity, plan->count + 1) : SP_ERROR_NO_MEMORY;
   if (status != SP_OK) {
     free(key);
     free(what);
     return status;
   }
-  plan->values[plan->count++] = (staged_value){destination, key, what, NULL};
+  plan->values[plan->count++] = (staged_value){destination, key, what, node, NULL};
   return SP_OK;
 }
 
@@ -724,22 +828,27 @@ static char *variable_description(const sp_variable *variable) {
   return sp_strdupf("%s variable '%s'", sp_layer_describe(variable->layer), variable->name);
 }
 
-/* Reads one staged value, converting float widths, and checks its shape. */
-static sp_status read_staged(restore_plan *plan, staged_value *staged) {
-  const sp_bundle_entry *entry = sp_bundle_find(plan->reader, staged->key);
-  if (!entry)
-    return sp_fail(SP_ERROR_NOT_FOUND, "%s: the checkpoint has no tensor '%s'", staged->what, staged->key);
+/* Whether the checkpoint's tensor at key can fill destination: present, same shape, a number. */
+static sp_status check_fits(const restore_plan *plan, const sp_tensor *destination, const char *key, const char *what) {
+  const sp_bundle_entry *entry = sp_bundle_find(plan->reader, key);
+  if (!entry) return sp_fail(SP_ERROR_NOT_FOUND, "%s: the checkpoint has no tensor '%s'", what, key);
   char expected[96], found[96];
-  sp_shape_format(staged->destination->rank, staged->destination->shape, expected, sizeof expected);
+  sp_shape_format(destination->rank, destination->shape, expected, sizeof expected);
   sp_shape_format(entry->rank, entry->shape, found, sizeof found);
-  if (entry->rank != staged->destination->rank ||
-      memcmp(entry->shape, staged->destination->shape, sizeof(int64_t) * (size_t)entry->rank) != 0)
-    return sp_fail(SP_ERROR_MISMATCH, "%s: the model expects shape %s, the checkpoint's '%s' has shape %s",
-                   staged->what, expected, staged->key, found);
+  if (entry->rank != destination->rank ||
+      memcmp(entry->shape, destination->shape, sizeof(int64_t) * (size_t)entry->rank) != 0)
+    return sp_fail(SP_ERROR_MISMATCH, "%s: the model expects shape %s, the checkpoint's '%s' has shape %s", what,
+                   expected, key, found);
   int numeric = sp_dtype_size(entry->dtype) != 0 && entry->dtype != SP_STRING;
   if (!numeric)
-    return sp_fail(SP_ERROR_MISMATCH, "%s: the checkpoint's '%s' is %s, not a number", staged->what, staged->key,
+    return sp_fail(SP_ERROR_MISMATCH, "%s: the checkpoint's '%s' is %s, not a number", what, key,
                    sp_bundle_dtype_name(entry->dtype));
+  return SP_OK;
+}
+
+/* Reads one staged value, converting float widths, and checks its shape. */
+static sp_status read_staged(restore_plan *plan, staged_value *staged) {
+  SP_TRY(check_fits(plan, staged->destination, staged->key, staged->what));
   SP_TRY(sp_bundle_read(plan->reader, staged->key, &staged->value));
   if (staged->value->dtype != staged->destination->dtype) {
     sp_tensor *cast = sp_tensor_cast(staged->value, staged->destination->dtype);
@@ -845,7 +954,7 @@ static sp_status plan_layer(restore_plan *plan, const saved_graph *graph, int no
     if (!key)
       return sp_fail(SP_ERROR_MISMATCH, "%s: the checkpoint has no variable '%s' for it (node %d)",
                      sp_layer_describe(layer), variable->name, node);
-    SP_TRY(stage(plan, variable->value, sp_strdup(key), variable_description(variable)));
+    SP_TRY(stage(plan, variable->value, sp_strdup(key), variable_description(variable), child));
   }
   return SP_OK;
 }
@@ -892,11 +1001,118 @@ static sp_status read_object_graph(sp_bundle_reader *reader, const char *prefix,
   return status;
 }
 
-static sp_status plan_object_based(restore_plan *plan, sp_model *model) {
+/* ---- the optimizer: optimizer_v2's state (iter, hyperparameters, slot variables) or the
+ * Keras 2.11+ optimizer's (_iterations, _learning_rate, _variables/<i>) ---- */
+
+/* The saved node the plan matched to a model variable's value, or -1. */
+static int staged_node(const restore_plan *plan, const sp_tensor *destination) {
+  for (size_t i = 0; i < plan->count; i++)
+    if (plan->values[i].destination == destination) return plan->values[i].node;
+  return -1;
+}
+
+static const char *saved_child_key(const saved_graph *graph, int node, const char *name) {
+  int child = saved_child(graph, node, name);
+  return child >= 0 ? saved_variable_key(graph, child) : NULL;
+}
+
+/* optimizer_v2: the slot variable the optimizer node lists for (original node, slot name). */
+static const char *saved_slot_key(const saved_graph *graph, int optimizer_node, int original, const char *slot_name) {
+  const TrackableObject *object = graph->proto->nodes[optimizer_node];
+  for (size_t s = 0; s < object->n_slot_variables; s++) {
+    const SlotVariableReference *slot = object->slot_variables[s];
+    if (slot->original_variable_node_id == original && strcmp(slot->slot_name, slot_name) == 0)
+      return saved_variable_key(graph, slot->slot_variable_node_id);
+  }
+  return NULL;
+}
+
+/* Variables kept per trainable variable (slots, gradient accumulators): what a saved state must
+ * hold beyond iteration, learning rate, hyperparameters and Nadam's product. */
+static int per_variable_count(const sp_optimizer *optimizer) {
+  int count = 0;
+  for (int i = 0; i < optimizer->variable_count; i++) count += optimizer->variables[i].target >= 0;
+  return count;
+}
+
+static int saved_per_variable_count(const saved_graph *graph, int node, int keras2) {
+  if (keras2) return (int)graph->proto->nodes[node]->n_slot_variables;
+  int list = saved_child(graph, node, "_variables");
+  return list >= 0 ? (int)graph->proto->nodes[list]->n_children - 1 : 0; /* _variables/0 is the iteration */
+}
+
+/* Where optimizer variable index was saved, or NULL. ordinal counts the per-variable ones, which
+ * the Keras 2.11+ optimizer lists in Keras 3's order as _variables/1, 2, … */
+static const char *saved_optimizer_key(const saved_graph *graph, int node, int keras2, const restore_plan *plan,
+                                       const sp_optimizer *optimizer, int index, int *ordinal) {
+  const sp_optimizer_variable *variable = &optimizer->variables[index];
+  if (variable->value == optimizer->iteration) return saved_child_key(graph, node, keras2 ? "iter" : "_iterations");
+  if (variable->value == optimizer->learning_rate_variable)
+    return saved_child_key(graph, node, keras2 ? "learning_rate" : "_learning_rate");
+  if (variable->value == optimizer->u_product)
+    return saved_child_key(graph, node, keras2 ? "momentum_cache" : "_u_product");
+  if (variable->target < 0) return NULL;
+  if (!keras2) {
+    char name[24];
+    snprintf(name, sizeof name, "%d", ++*ordinal);
+    int list = saved_child(graph, node, "_variables");
+    return list >= 0 ? saved_child_key(graph, list, name) : NULL;
+  }
+  int original = staged_node(plan, optimizer->targets[variable->target]->value);
+  return original >= 0 ? saved_slot_key(graph, node, original, keras2_slot_name(optimizer, variable->slot)) : NULL;
+}
+
+/* Stages every optimizer variable, or fails with SP_ERROR_MISMATCH saying what does not fit. */
+static sp_status stage_optimizer(restore_plan *plan, const saved_graph *graph, int node, const sp_optimizer *optimizer) {
+  int keras2 = saved_child(graph, node, "iter") >= 0;
+  int saved = saved_per_variable_count(graph, node, keras2), ours = per_variable_count(optimizer);
+  if (saved != ours)
+    return sp_fail(SP_ERROR_MISMATCH, "the checkpoint's optimizer keeps %d slot variables, the model's %s keeps %d",
+                   saved, sp_optimizer_class_name(optimizer), ours);
+  int ordinal = 0;
+  for (int i = 0; i < optimizer->variable_count; i++) {
+    const sp_optimizer_variable *variable = &optimizer->variables[i];
+    const char *key = saved_optimizer_key(graph, node, keras2, plan, optimizer, i, &ordinal);
+    if (!key)
+      return sp_fail(SP_ERROR_MISMATCH, "the checkpoint's optimizer has nothing for '%s'", variable->name);
+    char *what = sp_strdupf("optimizer variable '%s'", variable->name);
+    if (!what) return SP_ERROR_NO_MEMORY;
+    sp_status status = check_fits(plan, variable->value, key, what);
+    if (status != SP_OK) {
+      free(what);
+      return status == SP_ERROR_NO_MEMORY ? status : SP_ERROR_MISMATCH;
+    }
+    SP_TRY(stage(plan, variable->value, sp_strdup(key), what, -1));
+  }
+  return SP_OK;
+}
+
+/* The optimizer's state is restored whole or not at all: a checkpoint written for another
+ * optimizer (or none) still gives its weights, with a warning, as Keras skips a mismatched
+ * optimizer. The optimizer is the model's "optimizer" child, or the root's
+ * (tf.train.Checkpoint(model=…, optimizer=…)). */
+static sp_status plan_optimizer(restore_plan *plan, const saved_graph *graph, int model_node, sp_model *model) {
+  sp_optimizer *optimizer = sp_model_optimizer(model);
+  int node = saved_child(graph, model_node, "optimizer");
+  if (node < 0) node = saved_child(graph, 0, "optimizer");
+  if (!optimizer || node < 0 || graph->proto->nodes[node]->n_children == 0) return SP_OK; /* no state saved */
+  if (optimizer->variable_count == 0) SP_TRY(sp_model_build_optimizer_variables(model));
+  size_t first = plan->count;
+  sp_status status = stage_optimizer(plan, graph, node, optimizer);
+  if (status != SP_ERROR_MISMATCH) return status;
+  sp_load_warn(NULL, "checkpoint '%s': the weights are restored, the optimizer's state is not: %s", plan->prefix,
+               sp_last_error());
+  unstage_from(plan, first);
+  return SP_OK;
+}
+
+static sp_status plan_object_based(restore_plan *plan, sp_model *model, int include_optimizer) {
   saved_graph graph = {NULL, plan->prefix};
   SP_TRY(read_object_graph(plan->reader, plan->prefix, &graph.proto));
+  int model_node = 0;
   sp_status status = check_saved_graph(&graph);
-  if (status == SP_OK) status = plan_model(plan, &graph, saved_model_node(&graph), model);
+  if (status == SP_OK) status = plan_model(plan, &graph, model_node = saved_model_node(&graph), model);
+  if (status == SP_OK && include_optimizer) status = plan_optimizer(plan, &graph, model_node, model);
   tensorflow__trackable_object_graph__free_unpacked(graph.proto, NULL);
   return status;
 }
@@ -929,61 +1145,10 @@ static sp_status plan_name_based(restore_plan *plan, sp_model *model) {
       free(key);
       break;
     }
-    status = stage(plan, variables[i]->value, key, variable_description(variables[i]));
+    status = stage(plan, variables[i]->value, key, variable_description(variables[i]), -1);
   }
   free(variables);
   return status;
-}
-
-/* Reads the optimizer variables a checkpoint holds (none: *values stays NULL) and checks them
- * against the compiled model's optimizer, before anything is assigned. */
-static sp_status read_optimizer(restore_plan *plan, sp_model *model, sp_tensor ***values, int *count) {
-  *values = NULL;
-  *count = 0;
-  sp_optimizer *optimizer = sp_model_optimizer(model);
-  char *first = optimizer_key(0);
-  if (!first) return SP_ERROR_NO_MEMORY;
-  int present = sp_bundle_find(plan->reader, first) != NULL;
-  free(first);
-  if (!optimizer || !present) return SP_OK;
-  if (sp_optimizer_variable_count(optimizer) == 0) SP_TRY(sp_model_build_optimizer_variables(model));
-  int wanted = sp_optimizer_variable_count(optimizer);
-  char *extra = optimizer_key(wanted);
-  int too_many = extra && sp_bundle_find(plan->reader, extra) != NULL;
-  free(extra);
-  if (too_many)
-    return sp_fail(SP_ERROR_MISMATCH, "the checkpoint holds more optimizer variables than the model's optimizer (%d)", wanted);
-  sp_tensor **read = sp_alloc_zeroed((size_t)wanted + 1, sizeof *read);
-  if (!read) return SP_ERROR_NO_MEMORY;
-  sp_status status = SP_OK;
-  for (int i = 0; i < wanted && status == SP_OK; i++) {
-    const sp_tensor *current = sp_optimizer_variable_value(optimizer, i);
-    char *key = optimizer_key(i);
-    status = key ? sp_bundle_read(plan->reader, key, &read[i]) : SP_ERROR_NO_MEMORY;
-    if (status == SP_OK && !sp_tensor_same_shape(read[i], current))
-      status = sp_fail(SP_ERROR_MISMATCH, "optimizer variable '%s': the checkpoint's '%s' has another shape",
-                       sp_optimizer_variable_name(optimizer, i), key);
-    free(key);
-  }
-  if (status != SP_OK) {
-    for (int i = 0; i < wanted; i++) sp_tensor_free(read[i]);
-    free(read);
-    return status;
-  }
-  *values = read;
-  *count = wanted;
-  return SP_OK;
-}
-
-/* Assigns (when assign) and frees the values read_optimizer returned. */
-static sp_status assign_optimizer(sp_model *model, sp_tensor **values, int count, int assign) {
-  sp_status status = assign ? SP_OK : SP_ERROR_CANCELLED;
-  for (int i = 0; i < count; i++) {
-    if (status == SP_OK) status = sp_optimizer_set_variable(sp_model_optimizer(model), i, values[i]);
-    sp_tensor_free(values[i]);
-  }
-  free(values);
-  return assign ? status : SP_OK;
 }
 
 sp_status sp_checkpoint_read(sp_model *model, const char *prefix, const sp_checkpoint_options *options) {
@@ -995,14 +1160,9 @@ sp_status sp_checkpoint_read(sp_model *model, const char *prefix, const sp_check
   plan.prefix = prefix;
   SP_TRY(sp_error_context(sp_bundle_open(prefix, &plan.reader), "loading checkpoint"));
   int object_based = sp_bundle_find(plan.reader, SP_CHECKPOINT_OBJECT_GRAPH_KEY) != NULL;
-  sp_status status = object_based ? plan_object_based(&plan, model) : plan_name_based(&plan, model);
-  sp_tensor **optimizer_values = NULL;
-  int optimizer_count = 0;
-  if (status == SP_OK && options->include_optimizer)
-    status = read_optimizer(&plan, model, &optimizer_values, &optimizer_count);
+  sp_status status = object_based ? plan_object_based(&plan, model, options->include_optimizer)
+                                  : plan_name_based(&plan, model);
   if (status == SP_OK) status = execute_plan(&plan);
-  sp_status assigned = assign_optimizer(model, optimizer_values, optimizer_count, status == SP_OK);
-  if (status == SP_OK) status = assigned;
   if (status == SP_OK) {
     sp_variable **variables;
     int count = sp_model_collect_variables(model, &variables, 0);

@@ -1,16 +1,26 @@
 /* tf_checkpoint.h — a model (and its optimizer) as a TensorFlow checkpoint: the object-based
  * layout tf.keras writes (formats.md §4.7), and TF1 name-based checkpoints for reading.
  *
- * tf.keras 2 `model.save_weights(prefix)` (TF format) writes, and savepoint reads:
+ * tf.keras 2 `model.save_weights(prefix)` (TF format) writes, and savepoint writes and reads:
  *   layer_with_weights-<k>/<variable>/.ATTRIBUTES/VARIABLE_VALUE        one per model variable
- *   optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE, optimizer/<hyper>/…       optimizer_v2 variables
+ *   optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE                            int64 step count
+ *   optimizer/<hyper>/.ATTRIBUTES/VARIABLE_VALUE                         optimizer_v2's hyperparameters
+ *                                    (beta_1, beta_2, decay, learning_rate, momentum, rho, …)
  *   layer_with_weights-<k>/<variable>/.OPTIMIZER_SLOT/optimizer/<slot>/.ATTRIBUTES/VARIABLE_VALUE
- * (the optimizer entries are recognised in the object graph, not assigned to our optimizer).
- * Writing produces the model variables' entries, the object graph and, when written by a manager,
- * save_counter/.ATTRIBUTES/VARIABLE_VALUE (int64) as tf.train.Checkpoint.save() does; the
- * optimizer goes under _SAVEPOINT_OPTIMIZER/<i> (below), not (yet) in tf.keras's slot layout. Also:
- *   _CHECKPOINTABLE_OBJECT_GRAPH                                        TrackableObjectGraph
- *   _SAVEPOINT_TRAINING_STATE                                           savepoint's resume state
+ *                                    slot variables under optimizer_v2's names (Adam m, v, vhat;
+ *                                    RMSprop rms, momentum, mg; SGD momentum; Adagrad accumulator)
+ *   _CHECKPOINTABLE_OBJECT_GRAPH                                         TrackableObjectGraph
+ * plus, when written by a manager, save_counter/.ATTRIBUTES/VARIABLE_VALUE (int64) as
+ * tf.train.Checkpoint.save() does, and savepoint's resume state:
+ *   _SAVEPOINT_TRAINING_STATE                                            a JSON string
+ * Our Keras 3 optimizer's variables map one to one onto that layout (iteration → iter,
+ * learning_rate → learning_rate, Nadam's u_product → momentum_cache, slots → slot variables;
+ * gradient accumulators, which tf.keras 2 lacks, are slot variables "gradient_accumulator"), so a
+ * resumed run gets its optimizer back exactly. Reading also accepts the Keras 2.11+ optimizer's
+ * layout (optimizer/_iterations, _learning_rate, _variables/<i>). The hyperparameter variables
+ * are written for TensorFlow's sake and not read back: the compiled optimizer's config governs.
+ * The optimizer's state is restored whole or not at all: a checkpoint of another optimizer still
+ * gives its weights, with a warning (Keras skips a mismatched optimizer the same way).
  * The object graph is numbered as TensorFlow numbers it (breadth first from the model; slot
  * variables appended afterwards, slot name by slot name), and tensors are added to the data file
  * in node order with the graph last, so a model with the fixture's values is written byte for
@@ -35,8 +45,6 @@
 
 #define SP_CHECKPOINT_OBJECT_GRAPH_KEY "_CHECKPOINTABLE_OBJECT_GRAPH"
 #define SP_CHECKPOINT_TRAINING_STATE_KEY "_SAVEPOINT_TRAINING_STATE"
-/* The compiled model's optimizer variables, in Keras 3 order: "_SAVEPOINT_OPTIMIZER/00000", … */
-#define SP_CHECKPOINT_OPTIMIZER_KEY "_SAVEPOINT_OPTIMIZER"
 
 /* The tensors of one checkpoint, keyed as they will be written, in write order. Values are
  * borrowed from the model (capture without copy) or copies owned by the snapshot (with copy),

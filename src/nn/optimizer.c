@@ -519,6 +519,13 @@ static json_object *keras2_config(const sp_optimizer *optimizer) {
   return config;
 }
 
+const char *sp_optimizer_class_name(const sp_optimizer *optimizer) { return class_of(optimizer->kind)->class_name; }
+
+double sp_optimizer_keras2_decay(const sp_optimizer *optimizer) {
+  json_object *decay = sp_json_member(optimizer->keras2_extra, "decay");
+  return decay ? json_object_get_double(decay) : 0.0;
+}
+
 json_object *sp_optimizer_config_json(const sp_optimizer *optimizer, int keras_major) {
   const char *class_name = class_of(optimizer->kind)->class_name;
   json_object *config = keras_major >= 3 ? keras3_config(optimizer) : keras2_config(optimizer);

@@ -128,6 +128,10 @@ void sp_optimizer_free(sp_optimizer *optimizer);
 sp_status sp_optimizer_build(sp_optimizer *optimizer, const sp_model *model) SP_MUST_CHECK;
 /* One step from the gradients held by the trainable variables (sp_variable->gradient). */
 sp_status sp_optimizer_apply(sp_optimizer *optimizer) SP_MUST_CHECK;
+/* The Keras class name: "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Nadam". */
+const char *sp_optimizer_class_name(const sp_optimizer *optimizer);
+/* tf.keras 2's time-based `decay` as a Keras 2 config gave it (Keras 3 has none): 0 when absent. */
+double sp_optimizer_keras2_decay(const sp_optimizer *optimizer);
 /* The learning rate the next step uses. */
 double sp_optimizer_current_learning_rate(const sp_optimizer *optimizer);
 /* Raw step count (the iteration variable); 0 before build. */

@@ -4,7 +4,12 @@
  * model.save_weights for Sequential[Dense(512, relu, input 784), Dropout(0.2), Dense(10)], see
  * PROVENANCE.md §19): its bundle keys, its TrackableObjectGraph (decoded from the fixture at test
  * time) and its tensor values; formats.md §4.7 for the escaping rule; tf-trt-mnist-ckpt (a TF1
- * tf.train.Saver checkpoint, PROVENANCE.md §8) for name-based reading. */
+ * tf.train.Saver checkpoint, PROVENANCE.md §8) for name-based reading. Optimizer state: the
+ * variables/ checkpoints of two tf.keras SavedModels — tf-rust-keras-savedmodel's
+ * keras_single_input_saved_model (optimizer_v2 Adam: optimizer/iter, hyperparameters and
+ * .OPTIMIZER_SLOT/optimizer/{m,v} slot variables) and keras2.12-house-price's (the Keras 2.11+
+ * optimizer: optimizer/_iterations, _learning_rate, _variables/<i>) — and tf.keras 2's slot and
+ * hyperparameter names (keras/optimizers/optimizer_v2/{adam,rmsprop,gradient_descent,adagrad,nadam}.py). */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +22,7 @@
 #include "nn/model.h"
 #include "savepoint/checkpoint.h"
 #include "savepoint/io.h"
+#include "savepoint/train.h"
 #include "test_support.h"
 #include "trackable_object_graph.pb-c.h"
 
@@ -349,5 +355,287 @@ Test(tf_checkpoint, is_the_codec_for_weights_saved_without_an_extension) {
   sp_model_free(model);
   sp_model_free(copy);
   free(prefix);
+  free(directory);
+}
+
+/* ---- optimizer state ---- */
+
+static const char *const SPARSE_LOSS = "{\"class_name\": \"SparseCategoricalCrossentropy\", \"config\": {\"from_logits\": true}}";
+
+Test(tf_checkpoint, a_compiled_model_writes_the_fixture_graph_node_for_node) {
+  /* The fixture was saved from a compiled model before training: its optimizer is tracked but has
+   * no variables yet, so the whole graph, optimizer node included, must come out the same. */
+  char *fixture = fixture_prefix(FIXTURE);
+  sp_model *model = tutorial_model();
+  SP_ASSERT_OK(sp_model_compile(model, sp_adam(1e-3), SPARSE_LOSS, NULL));
+  SP_ASSERT_OK(sp_checkpoint_read(model, fixture, NULL));
+  char *directory = sp_test_temp_dir("tf_checkpoint_compiled");
+  char *prefix = sp_path_join(directory, "cp-0000.ckpt");
+  SP_ASSERT_OK(sp_checkpoint_write(model, prefix, NULL));
+  Tensorflow__TrackableObjectGraph *written = read_graph(prefix), *expected = read_graph(fixture);
+  char *written_text = flatten_graph(written, NULL), *expected_text = flatten_graph(expected, NULL);
+  cr_assert_str_eq(written_text, expected_text);
+  cr_assert_eq(written->n_nodes, expected->n_nodes);
+  for (size_t n = 0; n < expected->n_nodes; n++) {
+    cr_assert_eq(written->nodes[n]->n_children, expected->nodes[n]->n_children, "node %zu", n);
+    for (size_t c = 0; c < expected->nodes[n]->n_children; c++) {
+      cr_assert_str_eq(written->nodes[n]->children[c]->local_name, expected->nodes[n]->children[c]->local_name);
+      cr_assert_eq(written->nodes[n]->children[c]->node_id, expected->nodes[n]->children[c]->node_id);
+    }
+  }
+  free(written_text);
+  free(expected_text);
+  tensorflow__trackable_object_graph__free_unpacked(written, NULL);
+  tensorflow__trackable_object_graph__free_unpacked(expected, NULL);
+  sp_model_free(model);
+  free(prefix);
+  free(directory);
+  free(fixture);
+}
+
+#define SINGLE_INPUT "tf-rust-keras-savedmodel/keras_single_input_saved_model/variables/variables"
+
+/* The fixture's model: Sequential[Dense(5) test_in, Dense(5) dense, Dense(1) test_out] on 5 inputs. */
+static sp_model *single_input_model(sp_optimizer *optimizer) {
+  sp_model *model = sp_sequential("single_input");
+  SP_ASSERT_OK(sp_model_add(model, sp_input(1, (int64_t[]){5})));
+  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"test_in\", \"units\": 5}")));
+  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"dense\", \"units\": 5}")));
+  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"test_out\", \"units\": 1}")));
+  SP_ASSERT_OK(sp_model_build(model));
+  SP_ASSERT_OK(sp_model_initialize(model));
+  SP_ASSERT_OK(sp_model_compile(model, optimizer, "mse", NULL));
+  return model;
+}
+
+/* The optimizer variable named "<optimizer>/<suffix>". */
+static const sp_tensor *optimizer_value(sp_model *model, const char *suffix) {
+  const sp_optimizer *optimizer = sp_model_optimizer(model);
+  for (int i = 0; i < sp_optimizer_variable_count(optimizer); i++) {
+    const char *name = sp_optimizer_variable_name(optimizer, i);
+    const char *slash = strchr(name, '/');
+    if (slash && strcmp(slash + 1, suffix) == 0) return sp_optimizer_variable_value(optimizer, i);
+  }
+  cr_assert_fail("no optimizer variable */%s", suffix);
+  return NULL;
+}
+
+Test(tf_checkpoint, reads_tf_keras_optimizer_slots_into_our_optimizer) {
+  char *prefix = fixture_prefix(SINGLE_INPUT);
+  sp_model *model = single_input_model(sp_adam(1e-3));
+  SP_ASSERT_OK(sp_checkpoint_read(model, prefix, NULL));
+  sp_bundle_reader *reader;
+  SP_ASSERT_OK(sp_bundle_open(prefix, &reader));
+  assert_tensor_equals_bundle(optimizer_value(model, "iteration"), reader, "optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE");
+  assert_tensor_equals_bundle(optimizer_value(model, "learning_rate"), reader,
+                              "optimizer/learning_rate/.ATTRIBUTES/VARIABLE_VALUE");
+  const char *layers[] = {"test_in", "dense", "test_out"}, *variables[] = {"kernel", "bias"};
+  const char *slots[][2] = {{"momentum", "m"}, {"velocity", "v"}};
+  for (int l = 0; l < 3; l++)
+    for (int v = 0; v < 2; v++)
+      for (int s = 0; s < 2; s++) {
+        char name[96], key[160];
+        snprintf(name, sizeof name, "single_input_%s_%s_%s", layers[l], variables[v], slots[s][0]);
+        snprintf(key, sizeof key, "layer_with_weights-%d/%s/.OPTIMIZER_SLOT/optimizer/%s/.ATTRIBUTES/VARIABLE_VALUE", l,
+                 variables[v], slots[s][1]);
+        assert_tensor_equals_bundle(optimizer_value(model, name), reader, key);
+      }
+  cr_assert_gt(*(const int64_t *)optimizer_value(model, "iteration")->data, 0);
+  sp_bundle_close(reader);
+  sp_model_free(model);
+  free(prefix);
+}
+
+/* The fixture's keys other than Keras's metrics and SavedModel-only objects, sorted. */
+static int is_model_or_optimizer_key(const char *key) {
+  return strncmp(key, "layer_with_weights-", 19) == 0 || strncmp(key, "optimizer/", 10) == 0;
+}
+
+Test(tf_checkpoint, writes_optimizer_state_in_tf_keras_layout) {
+  char *fixture = fixture_prefix(SINGLE_INPUT);
+  sp_model *model = single_input_model(sp_adam(1e-3));
+  SP_ASSERT_OK(sp_checkpoint_read(model, fixture, NULL));
+  char *directory = sp_test_temp_dir("tf_checkpoint_optimizer_layout");
+  char *prefix = sp_path_join(directory, "ckpt");
+  SP_ASSERT_OK(sp_checkpoint_write(model, prefix, NULL));
+
+  /* Same keys as tf.keras wrote for the model and its Adam, with the same values (hyperparameters
+   * beta_1, beta_2 and decay included: Keras defaults on both sides). */
+  sp_bundle_reader *ours, *theirs;
+  SP_ASSERT_OK(sp_bundle_open(prefix, &ours));
+  SP_ASSERT_OK(sp_bundle_open(fixture, &theirs));
+  size_t compared = 0;
+  for (size_t i = 0; i < sp_bundle_count(theirs); i++) {
+    const char *key = sp_bundle_entry_at(theirs, i)->key;
+    if (!is_model_or_optimizer_key(key)) continue;
+    sp_tensor *value;
+    SP_ASSERT_OK(sp_bundle_read(ours, key, &value));
+    assert_tensor_equals_bundle(value, theirs, key);
+    sp_tensor_free(value);
+    compared++;
+  }
+  cr_assert_eq(compared, 6 + 5 + 12);
+  cr_assert_eq(sp_bundle_count(ours), compared + 1, "only the object graph besides");
+  sp_bundle_close(ours);
+  sp_bundle_close(theirs);
+
+  /* The optimizer node as tf.keras builds it: iter then the sorted hyperparameters, and the slot
+   * variable references in the same order with the same names. */
+  Tensorflow__TrackableObjectGraph *written = read_graph(prefix), *expected = read_graph(fixture);
+  int ours_node = -1, theirs_node = -1;
+  for (size_t c = 0; c < written->nodes[0]->n_children; c++)
+    if (strcmp(written->nodes[0]->children[c]->local_name, "optimizer") == 0) ours_node = written->nodes[0]->children[c]->node_id;
+  for (size_t c = 0; c < expected->nodes[0]->n_children; c++)
+    if (strcmp(expected->nodes[0]->children[c]->local_name, "optimizer") == 0) theirs_node = expected->nodes[0]->children[c]->node_id;
+  cr_assert(ours_node > 0 && theirs_node > 0);
+  const Tensorflow__TrackableObjectGraph__TrackableObject *a = written->nodes[ours_node], *b = expected->nodes[theirs_node];
+  cr_assert_eq(a->n_children, b->n_children);
+  for (size_t c = 0; c < a->n_children; c++) {
+    cr_assert_str_eq(a->children[c]->local_name, b->children[c]->local_name);
+    const Tensorflow__TrackableObjectGraph__TrackableObject *x = written->nodes[a->children[c]->node_id],
+                                                              *y = expected->nodes[b->children[c]->node_id];
+    cr_assert_str_eq(x->attributes[0]->full_name, y->attributes[0]->full_name);
+  }
+  cr_assert_eq(a->n_slot_variables, b->n_slot_variables);
+  for (size_t s = 0; s < a->n_slot_variables; s++) {
+    const Tensorflow__TrackableObjectGraph__TrackableObject__SlotVariableReference *x = a->slot_variables[s],
+                                                                                   *y = b->slot_variables[s];
+    cr_assert_str_eq(x->slot_name, y->slot_name);
+    cr_assert_str_eq(written->nodes[x->original_variable_node_id]->attributes[0]->checkpoint_key,
+                     expected->nodes[y->original_variable_node_id]->attributes[0]->checkpoint_key);
+    cr_assert_str_eq(written->nodes[x->slot_variable_node_id]->attributes[0]->checkpoint_key,
+                     expected->nodes[y->slot_variable_node_id]->attributes[0]->checkpoint_key);
+    cr_assert_str_eq(written->nodes[x->slot_variable_node_id]->attributes[0]->full_name,
+                     expected->nodes[y->slot_variable_node_id]->attributes[0]->full_name);
+    /* Slot variables are numbered after every other object, slot name by slot name, as TF does. */
+    cr_assert_eq(x->slot_variable_node_id, (int)(written->n_nodes - a->n_slot_variables + s));
+  }
+  tensorflow__trackable_object_graph__free_unpacked(written, NULL);
+  tensorflow__trackable_object_graph__free_unpacked(expected, NULL);
+  sp_model_free(model);
+  free(prefix);
+  free(directory);
+  free(fixture);
+}
+
+Test(tf_checkpoint, reads_the_keras_2_11_optimizer_layout) {
+  /* Keras 2.11+ optimizers track _iterations, _learning_rate and _variables: [iteration, then the
+   * slots in Keras 3's order (m, v interleaved per variable)]. */
+  char *prefix = fixture_prefix("keras2.12-house-price-h5-savedmodel-tfjsgraph/saved_model/variables/variables");
+  sp_model *model = sp_sequential("house_price");
+  SP_ASSERT_OK(sp_model_add(model, sp_input(1, (int64_t[]){99})));
+  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"a\", \"units\": 128}")));
+  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"b\", \"units\": 128}")));
+  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"c\", \"units\": 1}")));
+  SP_ASSERT_OK(sp_model_build(model));
+  SP_ASSERT_OK(sp_model_compile(model, sp_adam(1e-3), "mse", NULL));
+  SP_ASSERT_OK(sp_checkpoint_read(model, prefix, NULL));
+  sp_bundle_reader *reader;
+  SP_ASSERT_OK(sp_bundle_open(prefix, &reader));
+  const sp_optimizer *optimizer = sp_model_optimizer(model);
+  assert_tensor_equals_bundle(sp_optimizer_variable_value(optimizer, 0), reader,
+                              "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE");
+  cr_assert_eq(*(const int64_t *)sp_optimizer_variable_value(optimizer, 0)->data, 145200); /* savepoint show of the fixture */
+  assert_tensor_equals_bundle(sp_optimizer_variable_value(optimizer, 1), reader,
+                              "optimizer/_learning_rate/.ATTRIBUTES/VARIABLE_VALUE");
+  cr_assert_eq(sp_optimizer_variable_count(optimizer), 14);
+  for (int i = 2; i < 14; i++) {
+    char key[96];
+    snprintf(key, sizeof key, "optimizer/_variables/%d/.ATTRIBUTES/VARIABLE_VALUE", i - 1);
+    assert_tensor_equals_bundle(sp_optimizer_variable_value(optimizer, i), reader, key);
+  }
+  sp_bundle_close(reader);
+  sp_model_free(model);
+  free(prefix);
+}
+
+Test(tf_checkpoint, another_optimizer_keeps_its_state_and_the_weights_still_load) {
+  char *prefix = fixture_prefix(SINGLE_INPUT);
+  sp_model *model = single_input_model(sp_sgd(0.01, 0.9, 0));
+  SP_ASSERT_OK(sp_model_build_optimizer_variables(model));
+  SP_ASSERT_OK(sp_checkpoint_read(model, prefix, NULL)); /* a warning: Adam's slots do not fit SGD */
+  sp_bundle_reader *reader;
+  SP_ASSERT_OK(sp_bundle_open(prefix, &reader));
+  assert_tensor_equals_bundle(variable(model, "dense", "kernel")->value, reader,
+                              "layer_with_weights-1/kernel/.ATTRIBUTES/VARIABLE_VALUE");
+  cr_assert_eq(*(const int64_t *)optimizer_value(model, "iteration")->data, 0);
+  const sp_tensor *momentum = optimizer_value(model, "single_input_dense_kernel_momentum");
+  for (int64_t i = 0; i < sp_tensor_count(momentum); i++) cr_assert_eq(sp_tensor_floats(momentum)[i], 0.0f);
+  sp_bundle_close(reader);
+  sp_model_free(model);
+  free(prefix);
+}
+
+/* One optimizer configuration per case: its tf.keras 2 slot names, in creation order. */
+typedef struct optimizer_case {
+  const char *config;
+  const char *slots[5];
+  const char *hyperparameters[8];
+} optimizer_case;
+
+Test(tf_checkpoint, every_optimizer_round_trips_bit_exactly_under_tf_keras_names) {
+  static const optimizer_case cases[] = {
+      {"{\"class_name\": \"SGD\", \"config\": {\"learning_rate\": 0.05, \"momentum\": 0.9, \"nesterov\": true}}",
+       {"momentum"}, {"iter", "decay", "learning_rate", "momentum"}},
+      {"{\"class_name\": \"Adam\", \"config\": {\"amsgrad\": true}}", {"m", "v", "vhat"},
+       {"iter", "beta_1", "beta_2", "decay", "learning_rate"}},
+      {"{\"class_name\": \"AdamW\", \"config\": {\"weight_decay\": 0.01}}", {"m", "v"},
+       {"iter", "beta_1", "beta_2", "decay", "learning_rate", "weight_decay"}},
+      {"{\"class_name\": \"RMSprop\", \"config\": {\"momentum\": 0.5, \"centered\": true}}", {"rms", "momentum", "mg"},
+       {"iter", "decay", "learning_rate", "momentum", "rho"}},
+      {"{\"class_name\": \"Adagrad\", \"config\": {}}", {"accumulator"}, {"iter", "decay", "learning_rate"}},
+      {"{\"class_name\": \"Nadam\", \"config\": {}}", {"m", "v"},
+       {"iter", "beta_1", "beta_2", "decay", "learning_rate", "momentum_cache"}},
+      {"{\"class_name\": \"Adam\", \"config\": {\"gradient_accumulation_steps\": 2}}",
+       {"gradient_accumulator", "m", "v"}, {"iter", "beta_1", "beta_2", "decay", "learning_rate"}},
+  };
+  sp_tensor *x = sp_tensor_new(SP_FLOAT32, 2, (int64_t[]){10, 5}), *y = sp_tensor_new(SP_FLOAT32, 2, (int64_t[]){10, 1});
+  for (int i = 0; i < 50; i++) sp_tensor_floats(x)[i] = (float)((i * 37) % 11) / 11.0f - 0.4f;
+  for (int i = 0; i < 10; i++) sp_tensor_floats(y)[i] = (float)(i % 3) - 1.0f;
+  char *directory = sp_test_temp_dir("tf_checkpoint_optimizers");
+  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    sp_model *model = single_input_model(sp_optimizer_from_config(cases[c].config));
+    sp_fit_options options = sp_fit_defaults();
+    options.batch_size = 4;
+    options.epochs = 2;
+    options.verbose = 0;
+    options.seed = 5;
+    SP_ASSERT_OK(sp_model_fit(model, x, y, &options, NULL));
+    char *prefix = sp_path_join(directory, "case");
+    SP_ASSERT_OK(sp_checkpoint_write(model, prefix, NULL));
+
+    Tensorflow__TrackableObjectGraph *graph = read_graph(prefix);
+    const Tensorflow__TrackableObjectGraph__TrackableObject *root = graph->nodes[0], *node = NULL;
+    for (size_t k = 0; k < root->n_children; k++)
+      if (strcmp(root->children[k]->local_name, "optimizer") == 0) node = graph->nodes[root->children[k]->node_id];
+    cr_assert_not_null(node, "%s", cases[c].config);
+    size_t hyperparameters = 0;
+    while (cases[c].hyperparameters[hyperparameters]) hyperparameters++;
+    cr_assert_eq(node->n_children, hyperparameters, "%s", cases[c].config);
+    for (size_t k = 0; k < hyperparameters; k++)
+      cr_assert_str_eq(node->children[k]->local_name, cases[c].hyperparameters[k], "%s", cases[c].config);
+    size_t slot_names = 0;
+    while (cases[c].slots[slot_names]) slot_names++;
+    cr_assert_eq(node->n_slot_variables, slot_names * 6, "%s", cases[c].config);
+    for (size_t s = 0; s < node->n_slot_variables; s++)
+      cr_assert_str_eq(node->slot_variables[s]->slot_name, cases[c].slots[s / 6], "%s", cases[c].config);
+    tensorflow__trackable_object_graph__free_unpacked(graph, NULL);
+
+    sp_model *copy = single_input_model(sp_optimizer_from_config(cases[c].config));
+    SP_ASSERT_OK(sp_checkpoint_read(copy, prefix, NULL));
+    const sp_optimizer *a = sp_model_optimizer(model), *b = sp_model_optimizer(copy);
+    cr_assert_eq(sp_optimizer_variable_count(a), sp_optimizer_variable_count(b));
+    for (int i = 0; i < sp_optimizer_variable_count(a); i++) {
+      const sp_tensor *p = sp_optimizer_variable_value(a, i), *q = sp_optimizer_variable_value(b, i);
+      cr_assert(sp_tensor_same_shape(p, q) && memcmp(p->data, q->data, p->size) == 0, "%s: %s",
+                cases[c].config, sp_optimizer_variable_name(a, i));
+    }
+    cr_assert_gt(*(const int64_t *)sp_optimizer_variable_value(b, 0)->data, 0);
+    sp_model_free(model);
+    sp_model_free(copy);
+    free(prefix);
+  }
+  sp_tensor_free(x);
+  sp_tensor_free(y);
   free(directory);
 }
