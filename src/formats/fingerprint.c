@@ -383,7 +383,11 @@ static sp_status fingerprint_of(Tensorflow__SavedModel *model, const char *direc
     SP_TRY(regularize_graph(meta_graph->graph_def));
     SP_TRY(hash_message(&meta_graph->graph_def->base, &out->graph_def_program_hash));
   } else {
+/* GraphDef's INIT macro sets its deprecated `version` field; nothing here reads it. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
     Tensorflow__GraphDef empty = TENSORFLOW__GRAPH_DEF__INIT;
+#pragma GCC diagnostic pop
     Tensorflow__FunctionDefLibrary library = TENSORFLOW__FUNCTION_DEF_LIBRARY__INIT;
     Tensorflow__VersionDef versions = TENSORFLOW__VERSION_DEF__INIT;
     empty.library = &library;
