@@ -741,6 +741,12 @@ const char *sp_checkpoint_snapshot_key(const sp_checkpoint_snapshot *snapshot, s
   return index < sp_checkpoint_snapshot_count(snapshot) ? SP_CHECKPOINT_OBJECT_GRAPH_KEY : NULL;
 }
 
+const sp_tensor *sp_checkpoint_snapshot_value(const sp_checkpoint_snapshot *snapshot, size_t index) {
+  if (index < snapshot->count) return entry_value(snapshot, index);
+  if (index == snapshot->count && snapshot->state_tensor) return snapshot->state_tensor;
+  return index < sp_checkpoint_snapshot_count(snapshot) ? snapshot->graph_tensor : NULL;
+}
+
 const uint8_t *sp_checkpoint_snapshot_graph(const sp_checkpoint_snapshot *snapshot, size_t *size) {
   const sp_string *graph = snapshot->graph_tensor->data;
   *size = graph->length;
@@ -757,11 +763,8 @@ sp_status sp_checkpoint_snapshot_write(const sp_checkpoint_snapshot *snapshot, c
   sp_bundle_writer *writer;
   SP_TRY(sp_bundle_writer_open(prefix, &writer));
   sp_status status = SP_OK;
-  for (size_t i = 0; status == SP_OK && i < snapshot->count; i++)
-    status = sp_bundle_add(writer, snapshot->entries[i].key, entry_value(snapshot, i));
-  if (status == SP_OK && snapshot->state_tensor)
-    status = sp_bundle_add(writer, SP_CHECKPOINT_TRAINING_STATE_KEY, snapshot->state_tensor);
-  if (status == SP_OK) status = sp_bundle_add(writer, SP_CHECKPOINT_OBJECT_GRAPH_KEY, snapshot->graph_tensor);
+  for (size_t i = 0; status == SP_OK && i < sp_checkpoint_snapshot_count(snapshot); i++)
+    status = sp_bundle_add(writer, sp_checkpoint_snapshot_key(snapshot, i), sp_checkpoint_snapshot_value(snapshot, i));
   if (status != SP_OK) {
     sp_bundle_writer_abort(writer);
     return status;

@@ -65,6 +65,8 @@ uint64_t sp_checkpoint_snapshot_bytes(const sp_checkpoint_snapshot *snapshot);
 size_t sp_checkpoint_snapshot_count(const sp_checkpoint_snapshot *snapshot);
 /* Key of tensor i in write order (the object graph and the training state included). */
 const char *sp_checkpoint_snapshot_key(const sp_checkpoint_snapshot *snapshot, size_t index);
+/* Value of tensor i in write order (borrowed), NULL past the end. */
+const sp_tensor *sp_checkpoint_snapshot_value(const sp_checkpoint_snapshot *snapshot, size_t index);
 /* The serialized TrackableObjectGraph (borrowed). */
 const uint8_t *sp_checkpoint_snapshot_graph(const sp_checkpoint_snapshot *snapshot, size_t *size);
 void sp_checkpoint_snapshot_free(sp_checkpoint_snapshot *snapshot);
