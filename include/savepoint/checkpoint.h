@@ -52,6 +52,8 @@ typedef struct sp_checkpoint_options {
   int include_optimizer;      /* the optimizer's variables, when the model is compiled (default 1) */
   int64_t save_counter;       /* writing: > 0 stores save_counter as tf.train.Checkpoint.save() does */
   const char *training_state; /* writing: JSON text kept with the checkpoint for resuming, or NULL */
+  int optimizer_only;         /* reading: restore the optimizer's state alone; the model's weights,
+                                 loaded from elsewhere, are only matched against the checkpoint */
 } sp_checkpoint_options;
 
 sp_checkpoint_options sp_checkpoint_defaults(void);

@@ -64,7 +64,8 @@ char *sp_export_path(const char *directory, const sp_export_options *options);
  * keras_metadata.pb, or from the object graph's metadata before TF 2.5; the weights from variables/),
  * so that it can be trained further, converted or served. SP_ERROR_UNSUPPORTED when the SavedModel
  * holds no Keras Sequential or Functional model (a tf.Module, a TF1 graph, a subclassed model).
- * Optimizer state is not restored. */
+ * Like tf.keras's load_model, the model is compiled from its training config and its optimizer's
+ * state restored (sp_load with options.compile = 0 skips both). */
 sp_status sp_load_keras_saved_model(const char *directory, sp_model **model);
 
 #ifdef __cplusplus

@@ -134,20 +134,13 @@ static const char *keras2_slot_name(sp_optimizer_kind kind, const char *slot) {
   return slot;
 }
 
-static const char *keras2_class_name(sp_optimizer_kind kind) {
-  static const char *const names[] = {[SP_OPTIMIZER_SGD] = "SGD",         [SP_OPTIMIZER_ADAM] = "Adam",
-                                      [SP_OPTIMIZER_ADAMW] = "AdamW",     [SP_OPTIMIZER_RMSPROP] = "RMSprop",
-                                      [SP_OPTIMIZER_ADAGRAD] = "Adagrad", [SP_OPTIMIZER_NADAM] = "Nadam"};
-  return names[kind];
-}
-
 /* The tf.keras name of optimizer variable i, or NULL where tf.keras keeps none (learning_rate). */
 static char *keras2_variable_name(const sp_optimizer *optimizer, int i) {
   const sp_optimizer_variable *variable = &optimizer->variables[i];
   if (variable->value == optimizer->iteration) return sp_strdup("iteration:0");
   if (!variable->slot || variable->target < 0 || variable->target >= optimizer->target_count) return NULL;
   char *weight = sp_keras2_weight_name(optimizer->targets[variable->target]);
-  char *name = weight ? sp_strdupf("%s/%s/%s", keras2_class_name(optimizer->kind),
+  char *name = weight ? sp_strdupf("%s/%s/%s", sp_optimizer_class_name(optimizer),
                                    keras2_slot_name(optimizer->kind, variable->slot), weight)
                       : NULL;
   free(weight);

@@ -14,7 +14,10 @@
 #include "core/memory.h"
 #include "formats/proto_read.h"
 #include "formats/saved_model.h"
+#include "formats/codec.h"
+#include "formats/keras_config.h"
 #include "formats/tf_bundle.h"
+#include "formats/tf_checkpoint.h"
 #include "nn/config.h"
 #include "savepoint/saved_model.h"
 #include "trackable_object_graph.pb-c.h"
@@ -323,7 +326,30 @@ static sp_status load_weights(const sp_saved_model *saved, sp_model *model, cons
 
 /* ---- the model ---- */
 
-static sp_status rebuild(const sp_saved_model *saved, sp_model **model) {
+/* tf.keras's load_model(compile=True): compile from the root's training_config, then restore the
+ * optimizer's state from variables/ (tf_checkpoint.c reads optimizer_v2's slot variables and the
+ * Keras 2.11+ optimizer's list). A training config or optimizer state savepoint cannot apply is
+ * a warning: the model still loads, uncompiled or with a fresh optimizer. */
+static sp_status restore_training(const sp_saved_model *saved, const json_object *root, const sp_load_options *options,
+                                  sp_model *model) {
+  json_object *training = sp_json_member(root, "training_config");
+  if (!training || !json_object_is_type(training, json_type_object)) return SP_OK;
+  int compiled = 0;
+  SP_TRY(sp_keras_model_restore_training(model, training, options, saved->directory, &compiled));
+  if (!compiled) return SP_OK;
+  char *prefix = sp_saved_model_variables_prefix(saved);
+  if (!prefix) return SP_ERROR_NO_MEMORY;
+  sp_checkpoint_options checkpoint = sp_checkpoint_defaults();
+  checkpoint.optimizer_only = 1;
+  sp_status status = sp_checkpoint_read(model, prefix, &checkpoint);
+  free(prefix);
+  if (status == SP_OK || status == SP_ERROR_NO_MEMORY) return status;
+  sp_load_warn(options, "'%s': the optimizer's state is not restored: %s", saved->directory, sp_last_error());
+  sp_clear_error();
+  return SP_OK;
+}
+
+static sp_status rebuild(const sp_saved_model *saved, const sp_load_options *options, sp_model **model) {
   const sp_saved_model_meta_graph *meta_graph;
   SP_TRY(sp_saved_model_find_meta_graph(saved, "serve", &meta_graph));
   keras_record *records;
@@ -333,11 +359,12 @@ static sp_status rebuild(const sp_saved_model *saved, sp_model **model) {
   sp_status status = parse_root(records, count, saved->directory, &root);
   if (status == SP_OK) status = sp_keras_metadata_model_config(root, saved->directory, &config);
   if (status == SP_OK) status = sp_config_check_safe(config, saved->directory);
-  sp_config_options options = {.keras_major = 2};
-  if (status == SP_OK) status = sp_model_from_config_object(config, &options, model);
+  sp_config_options config_options = {.keras_major = 2};
+  if (status == SP_OK) status = sp_model_from_config_object(config, &config_options, model);
   if (status == SP_OK && !saved->has_variables)
     status = sp_fail(SP_ERROR_FORMAT, "%s has no variables/variables.index to read the weights from", saved->directory);
   if (status == SP_OK) status = load_weights(saved, *model, records, count);
+  if (status == SP_OK && options->compile) status = restore_training(saved, root, options, *model);
   if (status != SP_OK && *model) {
     sp_model_free(*model);
     *model = NULL;
@@ -348,11 +375,16 @@ static sp_status rebuild(const sp_saved_model *saved, sp_model **model) {
   return status;
 }
 
-sp_status sp_load_keras_saved_model(const char *directory, sp_model **model) {
+sp_status sp_keras_saved_model_load(const char *directory, const sp_load_options *options, sp_model **model) {
   *model = NULL;
+  sp_load_options resolved = sp_load_options_resolved(options);
   sp_saved_model *saved;
   SP_TRY(sp_error_context(sp_saved_model_read(directory, &saved), "loading the Keras model in '%s'", directory));
-  sp_status status = rebuild(saved, model);
+  sp_status status = rebuild(saved, &resolved, model);
   sp_saved_model_free(saved);
   return sp_error_context(status, "loading the Keras model in '%s'", directory);
+}
+
+sp_status sp_load_keras_saved_model(const char *directory, sp_model **model) {
+  return sp_keras_saved_model_load(directory, NULL, model);
 }

@@ -4,7 +4,9 @@
  * SavedModels, the same JSON kept in the object graph's SavedUserObject.metadata. The weights are
  * read from variables/ through the checkpoint's object graph: each Keras layer's metadata names its
  * node, and the variables below that node carry their checkpoint keys and names ("dense/kernel").
- * Optimizer slots and metrics are not restored.
+ * With options->compile (the default) the model is compiled from the root's training_config and
+ * its optimizer's state restored from variables/, as tf.keras's load_model(compile=True) does;
+ * metrics' state is not restored.
  *
  * The public entry point is sp_load_keras_saved_model (savepoint/saved_model.h).
  */
@@ -16,6 +18,7 @@
 
 #include "core/status.h"
 #include "nn/model.h"
+#include "savepoint/io.h"
 
 /* The root metadata JSON of keras_metadata.pb's bytes (hostile input; for the fuzzer and the
  * loader): *root is the parsed object the caller puts (json_object_put). */
@@ -23,5 +26,9 @@ sp_status sp_keras_metadata_root(const uint8_t *data, size_t size, const char *w
 
 /* The Keras model config ({class_name, config}) a root metadata object describes; a new reference. */
 sp_status sp_keras_metadata_model_config(const json_object *root, const char *what, json_object **config) SP_MUST_CHECK;
+
+/* sp_load_keras_saved_model with load options (options may be NULL: the defaults). */
+sp_status sp_keras_saved_model_load(const char *directory, const sp_load_options *options,
+                                    sp_model **model) SP_MUST_CHECK;
 
 #endif

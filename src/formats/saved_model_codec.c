@@ -11,11 +11,11 @@
  */
 #include "core/file.h"
 #include "formats/codec.h"
+#include "formats/keras_saved_model.h"
 #include "savepoint/saved_model.h"
 
 static sp_status load(const char *path, const sp_load_options *options, sp_model **model) {
-  (void)options; /* a SavedModel's optimizer slots are not restored (keras_saved_model.h) */
-  return sp_load_keras_saved_model(path, model);
+  return sp_keras_saved_model_load(path, options, model);
 }
 
 static sp_status save(const sp_model *model, const char *path, const sp_save_options *options) {

@@ -1103,19 +1103,31 @@ static sp_status plan_optimizer(restore_plan *plan, const saved_graph *graph, in
   size_t first = plan->count;
   sp_status status = stage_optimizer(plan, graph, node, optimizer);
   if (status != SP_ERROR_MISMATCH) return status;
-  sp_load_warn(NULL, "checkpoint '%s': the weights are restored, the optimizer's state is not: %s", plan->prefix,
-               sp_last_error());
+  sp_load_warn(NULL, "checkpoint '%s': the optimizer's state is not restored: %s", plan->prefix, sp_last_error());
   unstage_from(plan, first);
   return SP_OK;
 }
 
-static sp_status plan_object_based(restore_plan *plan, sp_model *model, int include_optimizer) {
+/* Drops the first count staged values (the model's, when only the optimizer is restored). */
+static void unstage_first(restore_plan *plan, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    free(plan->values[i].key);
+    free(plan->values[i].what);
+  }
+  memmove(plan->values, plan->values + count, (plan->count - count) * sizeof *plan->values);
+  plan->count -= count;
+}
+
+static sp_status plan_object_based(restore_plan *plan, sp_model *model, const sp_checkpoint_options *options) {
   saved_graph graph = {NULL, plan->prefix};
   SP_TRY(read_object_graph(plan->reader, plan->prefix, &graph.proto));
   int model_node = 0;
   sp_status status = check_saved_graph(&graph);
   if (status == SP_OK) status = plan_model(plan, &graph, model_node = saved_model_node(&graph), model);
-  if (status == SP_OK && include_optimizer) status = plan_optimizer(plan, &graph, model_node, model);
+  size_t model_values = plan->count;
+  if (status == SP_OK && (options->include_optimizer || options->optimizer_only))
+    status = plan_optimizer(plan, &graph, model_node, model);
+  if (status == SP_OK && options->optimizer_only) unstage_first(plan, model_values);
   tensorflow__trackable_object_graph__free_unpacked(graph.proto, NULL);
   return status;
 }
@@ -1163,10 +1175,11 @@ sp_status sp_checkpoint_read(sp_model *model, const char *prefix, const sp_check
   plan.prefix = prefix;
   SP_TRY(sp_error_context(sp_bundle_open(prefix, &plan.reader), "loading checkpoint"));
   int object_based = sp_bundle_find(plan.reader, SP_CHECKPOINT_OBJECT_GRAPH_KEY) != NULL;
-  sp_status status = object_based ? plan_object_based(&plan, model, options->include_optimizer)
-                                  : plan_name_based(&plan, model);
+  sp_status status = object_based            ? plan_object_based(&plan, model, options)
+                     : options->optimizer_only ? SP_OK /* TF1 optimizer slots are not read */
+                                               : plan_name_based(&plan, model);
   if (status == SP_OK) status = execute_plan(&plan);
-  if (status == SP_OK) {
+  if (status == SP_OK && !options->optimizer_only) {
     sp_variable **variables;
     int count = sp_model_collect_variables(model, &variables, 0);
     for (int i = 0; i < count; i++) variables[i]->initialized = 1;

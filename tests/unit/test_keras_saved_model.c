@@ -10,6 +10,10 @@
  * ("…/kernel/.OPTIMIZER_SLOT/optimizer/v/…"):
  * its values are what the model predicts with the Adam `v` slots in place of the weights (shown
  * below), while the SavedModels' own graphs predict what the rebuilt models predict.
+ *
+ * Like tf.keras's load_model(compile=True), loading compiles the model from the metadata's
+ * training_config and restores the optimizer's state; expected values are the fixtures' own
+ * optimizer tensors (optimizer_v2 and Keras 2.11+ layouts).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +22,9 @@
 #include "formats/tf_bundle.h"
 #include "graph/session.h"
 #include "nn/model.h"
+#include "savepoint/io.h"
 #include "savepoint/saved_model.h"
+#include "savepoint/train.h"
 #include "test_support.h"
 
 static sp_tensor *matrix(int rows, int columns, const float *values) {
@@ -232,5 +238,65 @@ Test(keras_saved_model, graphs_without_keras_metadata_are_refused) {
   free(directory);
   directory = sp_test_fixture("tfserving-testdata/saved_model_half_plus_two_cpu/00000123");
   SP_ASSERT_FAILS(sp_load_keras_saved_model(directory, &model), SP_ERROR_UNSUPPORTED, "holds no Keras model");
+  free(directory);
+}
+
+/* The compiled model's optimizer variable index holds the bundle's tensor at key, exactly. */
+static void assert_optimizer_variable(sp_model *model, int index, sp_bundle_reader *bundle, const char *key) {
+  const sp_tensor *ours = sp_optimizer_variable_value(sp_model_optimizer(model), index);
+  sp_tensor *theirs;
+  SP_ASSERT_OK(sp_bundle_read(bundle, key, &theirs));
+  cr_assert(sp_tensor_same_shape(ours, theirs), "%s: shape", key);
+  cr_assert(memcmp(ours->data, theirs->data, ours->size) == 0, "%s: values", key);
+  sp_tensor_free(theirs);
+}
+
+Test(keras_saved_model, loads_compiled_with_optimizer_v2_state) {
+  char *directory;
+  sp_model *model = load("keras2.15-mnist-mlp-h5-keras-tfjs-savedmodel/handwritten.model", &directory);
+  const sp_optimizer *optimizer = sp_model_optimizer(model);
+  cr_assert_not_null(optimizer, "compiled from training_config");
+  cr_assert_eq(sp_optimizer_variable_count(optimizer), 2 + 2 * 6, "iteration, learning_rate, m and v of 6 variables");
+  char *prefix = sp_path_join(directory, "variables/variables");
+  sp_bundle_reader *bundle;
+  SP_ASSERT_OK(sp_bundle_open(prefix, &bundle));
+  assert_optimizer_variable(model, 0, bundle, "optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE");
+  assert_optimizer_variable(model, 1, bundle, "optimizer/learning_rate/.ATTRIBUTES/VARIABLE_VALUE");
+  /* Keras 3 order: m and v interleaved per variable (kernel, bias of each Dense). */
+  const char *variables[] = {"layer_with_weights-0/kernel", "layer_with_weights-0/bias", "layer_with_weights-1/kernel",
+                             "layer_with_weights-1/bias", "layer_with_weights-2/kernel", "layer_with_weights-2/bias"};
+  for (int v = 0; v < 6; v++)
+    for (int s = 0; s < 2; s++) {
+      char key[160];
+      snprintf(key, sizeof key, "%s/.OPTIMIZER_SLOT/optimizer/%s/.ATTRIBUTES/VARIABLE_VALUE", variables[v], s ? "v" : "m");
+      assert_optimizer_variable(model, 2 + 2 * v + s, bundle, key);
+    }
+  sp_bundle_close(bundle);
+  free(prefix);
+  sp_model_free(model);
+
+  /* compile = 0: the architecture and weights only, as load_model(compile=False). */
+  sp_load_options options = sp_load_defaults();
+  options.compile = 0;
+  SP_ASSERT_OK(sp_load(directory, &options, &model));
+  cr_assert_null(sp_model_optimizer(model));
+  sp_model_free(model);
+  free(directory);
+}
+
+Test(keras_saved_model, loads_the_keras_2_11_optimizer_state) {
+  char *directory;
+  sp_model *model = load("keras2.12-house-price-h5-savedmodel-tfjsgraph/saved_model", &directory);
+  cr_assert_not_null(sp_model_optimizer(model));
+  char *prefix = sp_path_join(directory, "variables/variables");
+  sp_bundle_reader *bundle;
+  SP_ASSERT_OK(sp_bundle_open(prefix, &bundle));
+  assert_optimizer_variable(model, 0, bundle, "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE");
+  assert_optimizer_variable(model, 1, bundle, "optimizer/_learning_rate/.ATTRIBUTES/VARIABLE_VALUE");
+  assert_optimizer_variable(model, 2, bundle, "optimizer/_variables/1/.ATTRIBUTES/VARIABLE_VALUE");
+  assert_optimizer_variable(model, 13, bundle, "optimizer/_variables/12/.ATTRIBUTES/VARIABLE_VALUE");
+  sp_bundle_close(bundle);
+  free(prefix);
+  sp_model_free(model);
   free(directory);
 }
