@@ -57,7 +57,9 @@ sp_status sp_registry_schema_version(sp_registry *registry, int *version);
 
 /* Starts a run (status "running"). command_line as the user typed it (see
  * sp_registry_join_command_line); hyperparameters_json a JSON object or NULL. The host, user,
- * process id and savepoint version are filled in. *run_id is 0 when registry is NULL. */
+ * process id and savepoint version are filled in. *run_id is 0 when registry is NULL.
+ * Runs of the same host left "running" by a process that no longer exists (killed, crashed)
+ * are marked "interrupted" first. */
 sp_status sp_registry_begin_run(sp_registry *registry, const char *command_line, const char *hyperparameters_json,
                                 int64_t *run_id);
 /* Ends a run: status such as "completed", "failed", "interrupted"; metrics_json a JSON object

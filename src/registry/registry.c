@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,9 +281,35 @@ typedef struct run_start {
   int64_t id;
 } run_start;
 
+/* Whether process pid of this host still exists (EPERM: it does, under another user). */
+static int process_exists(int64_t pid) {
+  if (pid <= 0 || pid > INT32_MAX) return 1; /* not a pid of ours to judge */
+  return kill((pid_t)pid, 0) == 0 || errno != ESRCH;
+}
+
+/* Runs of this host still "running" whose process is gone (killed, crashed, the machine
+ * restarted) become "interrupted" when the next run begins; their end time stays unknown. */
+static sp_status mark_interrupted_runs(sp_registry_backend *backend, const sp_registry *registry) {
+  sp_sql_value host = sp_sql_text(registry->host);
+  sp_registry_table *rows = NULL;
+  SP_TRY(backend->operations->execute(backend, "SELECT id, pid FROM runs WHERE status = 'running' AND host = $1",
+                                      &host, 1, &rows));
+  sp_status status = SP_OK;
+  for (size_t r = 0; status == SP_OK && r < rows->row_count; r++) {
+    const char *id = sp_registry_table_get(rows, r, "id"), *pid = sp_registry_table_get(rows, r, "pid");
+    if (!id || !pid || process_exists(strtoll(pid, NULL, 10))) continue;
+    sp_sql_value run = sp_sql_integer(strtoll(id, NULL, 10));
+    status = backend->operations->execute(
+        backend, "UPDATE runs SET status = 'interrupted' WHERE id = $1 AND status = 'running'", &run, 1, NULL);
+  }
+  sp_registry_table_free(rows);
+  return status;
+}
+
 static sp_status begin_run_body(sp_registry_backend *backend, void *context) {
   run_start *run = context;
   sp_registry *registry = run->registry;
+  SP_TRY(mark_interrupted_runs(backend, registry));
   sp_sql_value values[] = {sp_sql_text(run->now),        sp_sql_text(run->command_line), sp_sql_text(run->hyperparameters),
                            sp_sql_text(SP_VERSION),      sp_sql_text(registry->host),    sp_sql_text(registry->user),
                            sp_sql_integer(registry->pid)};

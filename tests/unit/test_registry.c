@@ -341,6 +341,44 @@ REGISTRY_TEST(records_run_artifact_files_and_lineage) {
   free(model);
 }
 
+/* The status of run id in sp_registry_list_runs. */
+static char *run_status(sp_registry *registry, int64_t id) {
+  sp_registry_table *runs;
+  SP_ASSERT_OK(sp_registry_list_runs(registry, 100, &runs));
+  char *status = NULL;
+  for (size_t r = 0; r < runs->row_count; r++)
+    if (cell_integer(runs, r, "id") == id) status = strdup(cell(runs, r, "status"));
+  sp_registry_table_free(runs);
+  cr_assert_not_null(status, "run %lld not listed", (long long)id);
+  return status;
+}
+
+REGISTRY_TEST(marks_runs_whose_process_is_gone_as_interrupted) {
+  sp_registry *registry = t->registry;
+  pid_t child = fork(); /* a process id that no longer exists once reaped */
+  if (child == 0) _exit(0);
+  cr_assert_gt(child, 0);
+  waitpid(child, NULL, 0);
+  int64_t killed = 0, alive = 0, elsewhere = 0, next = 0;
+  SP_ASSERT_OK(sp_registry_begin_run(registry, "killed", NULL, &killed));
+  SP_ASSERT_OK(sp_registry_begin_run(registry, "alive", NULL, &alive));
+  SP_ASSERT_OK(sp_registry_begin_run(registry, "on another host", NULL, &elsewhere));
+  char sql[160];
+  snprintf(sql, sizeof sql, "UPDATE runs SET pid = %d WHERE id = %lld", (int)child, (long long)killed);
+  SP_ASSERT_OK(raw_execute(registry, sql));
+  snprintf(sql, sizeof sql, "UPDATE runs SET pid = %d, host = 'another-host' WHERE id = %lld", (int)child,
+           (long long)elsewhere);
+  SP_ASSERT_OK(raw_execute(registry, sql));
+  SP_ASSERT_OK(sp_registry_begin_run(registry, "next", NULL, &next));
+  const int64_t ids[] = {killed, alive, elsewhere, next};
+  const char *const expected[] = {"interrupted", "running", "running", "running"};
+  for (int i = 0; i < 4; i++) {
+    char *status = run_status(registry, ids[i]);
+    cr_assert_str_eq(status, expected[i], "run %d", i);
+    free(status);
+  }
+}
+
 REGISTRY_TEST(refuses_bad_records) {
   sp_registry *registry = t->registry;
   char *model = make_export(t->directory, "1", "w");
