@@ -17,8 +17,11 @@
  *
  * Writing produces what the converter produces from an .h5: the Keras 2 model_config, weights
  * in Keras order named "<layer>/<variable>", concatenated little-endian float32 cut into
- * group1-shard<i>of<n>.bin files of shard_bytes each (the last shorter). The directory is
- * built under a temporary name and swapped in whole (core/file.h).
+ * group1-shard<i>of<n>.bin files of shard_bytes each (the last shorter), each piece written
+ * straight from its tensor. The directory is built under a temporary name and swapped in whole
+ * (core/file.h); the shards inside it are staged files (core/file_parts.h), handed to writeback
+ * as each is finished and fsynced together when the directory is published, so the disk sees one
+ * stream rather than a write, fsync and rename per shard.
  */
 #include <errno.h>
 #include <math.h>
@@ -546,30 +549,35 @@ static sp_status load_weights(sp_model *model, const char *path, const sp_load_o
 
 /* ---- writing ---- */
 
+/* Cuts the concatenated tensor bytes into shards, writing each piece straight from its tensor
+ * into the shard file (no shard-sized buffer). The shards are staged files inside the temporary
+ * directory: each is handed to writeback as it is finished, and the directory's publication
+ * fsyncs them all once (core/file_parts.h). */
 typedef struct shard_writer {
   const char *directory;
-  uint64_t shard_bytes, total;
+  uint64_t shard_bytes;
   int shard_count, shard;   /* shard is 1-based; 0 before the first */
   uint64_t written;         /* into the current shard */
-  sp_atomic_file file;
+  sp_staged_file file;
   int open;
 } shard_writer;
 
 static char *shard_name(int index, int count) { return sp_strdupf("group1-shard%dof%d.bin", index, count); }
 
+static sp_status finish_shard(shard_writer *writer) {
+  if (!writer->open) return SP_OK;
+  writer->open = 0;
+  return sp_staged_file_close(&writer->file);
+}
+
 static sp_status next_shard(shard_writer *writer) {
-  if (writer->open) {
-    writer->open = 0;
-    SP_TRY(sp_atomic_commit(&writer->file));
-  }
+  SP_TRY(finish_shard(writer));
   writer->shard++;
   writer->written = 0;
   char *name = shard_name(writer->shard, writer->shard_count);
-  char *path = name ? sp_path_join(writer->directory, name) : NULL;
-  sp_status status = path ? sp_atomic_open(path, &writer->file) : SP_ERROR_NO_MEMORY;
+  sp_status status = name ? sp_staged_file_open(writer->directory, name, &writer->file) : SP_ERROR_NO_MEMORY;
   writer->open = status == SP_OK;
   free(name);
-  free(path);
   return status;
 }
 
@@ -577,7 +585,7 @@ static sp_status write_bytes(shard_writer *writer, const uint8_t *data, uint64_t
   while (size > 0) {
     if (!writer->open || writer->written == writer->shard_bytes) SP_TRY(next_shard(writer));
     uint64_t room = writer->shard_bytes - writer->written, chunk = size < room ? size : room;
-    SP_TRY(sp_atomic_write(&writer->file, data, (size_t)chunk));
+    SP_TRY(sp_staged_file_write(&writer->file, data, (size_t)chunk));
     writer->written += chunk;
     data += chunk;
     size -= chunk;
@@ -706,13 +714,11 @@ static sp_status save_to(const sp_model *model, const char *path, const sp_save_
   if (status == SP_OK) status = parent ? sp_make_directories(parent) : SP_ERROR_NO_MEMORY;
   free(parent);
   if (status == SP_OK) status = sp_temp_directory_for(directory, &temp);
-  shard_writer writer = {.directory = temp, .shard_bytes = shard_bytes, .total = total, .shard_count = shard_count};
+  shard_writer writer = {.directory = temp, .shard_bytes = shard_bytes, .shard_count = shard_count};
   for (int i = 0; i < count && status == SP_OK; i++)
     status = write_bytes(&writer, variables[i]->value->data, variables[i]->value->size);
-  if (writer.open) {
-    if (status == SP_OK) status = sp_atomic_commit(&writer.file);
-    else sp_atomic_abort(&writer.file);
-  }
+  if (status == SP_OK) status = finish_shard(&writer);
+  else if (writer.open) sp_staged_file_abort(&writer.file);
   if (status == SP_OK) {
     json_object *root = model_json(model, variables, count, shard_count);
     char *text = root ? sp_json_dumps(root, 0) : NULL;
