@@ -8,12 +8,20 @@
  * Sizes are checked before anything is read: every weight's byte count from its shape, their
  * sum against the shards' total size, each against the load's limits. Weights are matched to
  * variables by name as tfjs-layers' loadWeights does ("<layer>/<variable>", with its rule for
- * names carrying one extra scope); every variable must receive a value.
+ * names carrying one extra scope); every variable must receive a value. All of that — names,
+ * duplicates, missing variables, shapes — is checked before any byte is read, so a manifest that
+ * does not fit leaves the model as it was. Weights stored as their variables hold them are read
+ * straight from the shard files into the variables' tensors (one pread per shard a weight
+ * crosses, core/file_parts.h), never through a buffer the size of the model; only weights that
+ * need converting (quantized, float16, bool, another dtype) pass through a buffer of their own.
  *
  * Writing produces what the converter produces from an .h5: the Keras 2 model_config, weights
  * in Keras order named "<layer>/<variable>", concatenated little-endian float32 cut into
- * group1-shard<i>of<n>.bin files of shard_bytes each (the last shorter). The directory is
- * built under a temporary name and swapped in whole (core/file.h).
+ * group1-shard<i>of<n>.bin files of shard_bytes each (the last shorter), each piece written
+ * straight from its tensor. The directory is built under a temporary name and swapped in whole
+ * (core/file.h); the shards inside it are staged files (core/file_parts.h), handed to writeback
+ * as each is finished and fsynced together when the directory is published, so the disk sees one
+ * stream rather than a write, fsync and rename per shard.
  */
 #include <errno.h>
 #include <math.h>
@@ -23,6 +31,7 @@
 #include <sys/stat.h>
 
 #include "core/file.h"
+#include "core/file_parts.h"
 #include "core/json.h"
 #include "core/memory.h"
 #include "formats/codec.h"
@@ -202,14 +211,33 @@ static sp_status shard_path(const char *directory, const char *name, const char 
   return SP_OK;
 }
 
-/* Reads a group's shards, in order, into one buffer of exactly expected bytes. */
-static sp_status read_group(const char *directory, const json_object *paths, uint64_t expected, const char *where,
-                            const sp_load_options *options, uint8_t **data) {
-  *data = NULL;
+/* A group's shard files in order, each with its size and where it starts in the group's bytes.
+ * The sizes were checked against the manifest when the group was opened; reads check them again. */
+typedef struct shard_file {
+  char *path;
+  uint64_t start, size;
+} shard_file;
+
+typedef struct weight_group {
+  shard_file *shards;
+  size_t count;
+} weight_group;
+
+static void close_group(weight_group *group) {
+  for (size_t i = 0; group->shards && i < group->count; i++) free(group->shards[i].path);
+  free(group->shards);
+  group->shards = NULL;
+  group->count = 0;
+}
+
+/* Resolves a group's shards and checks that they hold exactly the expected bytes; reads nothing. */
+static sp_status open_group(const char *directory, const json_object *paths, uint64_t expected, const char *where,
+                            const sp_load_options *options, weight_group *group) {
   size_t count = json_object_array_length(paths);
   uint64_t total = 0;
-  char **files = sp_alloc_zeroed(count + 1, sizeof *files);
-  if (!files) return SP_ERROR_NO_MEMORY;
+  group->shards = sp_alloc_zeroed(count + 1, sizeof *group->shards);
+  if (!group->shards) return SP_ERROR_NO_MEMORY;
+  group->count = count;
   sp_status status = SP_OK;
   for (size_t i = 0; i < count && status == SP_OK; i++) {
     json_object *name = json_object_array_get_idx(paths, i);
@@ -217,40 +245,40 @@ static sp_status read_group(const char *directory, const json_object *paths, uin
       status = sp_fail(SP_ERROR_FORMAT, "%s: paths[%zu] is not a string", where, i);
       break;
     }
-    status = shard_path(directory, json_object_get_string(name), where, &files[i]);
-    uint64_t size = 0;
-    if (status == SP_OK) status = sp_file_size(files[i], &size);
-    total += size;
+    shard_file *shard = &group->shards[i];
+    status = shard_path(directory, json_object_get_string(name), where, &shard->path);
+    if (status == SP_OK) status = sp_file_size(shard->path, &shard->size);
+    if (status == SP_OK && shard->size > UINT64_MAX - total)
+      status = sp_fail(SP_ERROR_UNSAFE, "%s: the shard files' sizes overflow", where);
+    shard->start = total;
+    total += shard->size;
   }
   if (status == SP_OK && total != expected)
-    status = sp_fail(SP_ERROR_FORMAT, "%s: the manifest's weights need %llu bytes but its %zu shard file%s hold %llu%s",
-                     where, (unsigned long long)expected, count, count == 1 ? "" : "s", (unsigned long long)total,
-                     total < expected ? " (truncated or missing shards)" : "");
+    status = sp_fail(SP_ERROR_FORMAT, "%s: the manifest's weights need %llu bytes but its %zu shard %s %llu%s",
+                     where, (unsigned long long)expected, count, count == 1 ? "file holds" : "files hold",
+                     (unsigned long long)total, total < expected ? " (truncated or missing shards)" : "");
   if (status == SP_OK && expected > options->max_total_bytes)
     status = sp_fail(SP_ERROR_UNSAFE, "%s: %llu bytes of weights is over the limit of %llu", where,
                      (unsigned long long)expected, (unsigned long long)options->max_total_bytes);
-  uint8_t *buffer = status == SP_OK ? sp_alloc(expected ? (size_t)expected : 1) : NULL;
-  if (status == SP_OK && !buffer) status = SP_ERROR_NO_MEMORY;
-  if (status == SP_OK) sp_memory_prefault(buffer, (size_t)expected); /* the shards fill it whole */
-  uint64_t offset = 0;
-  for (size_t i = 0; i < count && status == SP_OK; i++) {
-    uint64_t size = 0;
-    status = sp_file_size(files[i], &size);
-    if (status == SP_OK && size > expected - offset)
-      status = sp_fail(SP_ERROR_IO, "%s: the shard files changed while they were read", where);
-    if (status == SP_OK) status = sp_read_file_into(files[i], buffer + offset, (size_t)size);
-    offset += size;
+  if (status != SP_OK) close_group(group);
+  return status;
+}
+
+/* Copies [offset, offset + size) of a group's bytes into buffer, straight from the shard files
+ * the span crosses (the caller checked the span against the group's total). */
+static sp_status read_span(const weight_group *group, uint64_t offset, uint64_t size, uint8_t *buffer,
+                           const char *where) {
+  for (size_t i = 0; i < group->count && size > 0; i++) {
+    const shard_file *shard = &group->shards[i];
+    if (offset >= shard->start + shard->size) continue;
+    uint64_t within = offset - shard->start, room = shard->size - within, chunk = size < room ? size : room;
+    sp_status status = sp_read_file_span(shard->path, shard->size, within, buffer, (size_t)chunk);
+    if (status != SP_OK) return sp_error_context(status, "%s", where);
+    buffer += chunk;
+    offset += chunk;
+    size -= chunk;
   }
-  if (status == SP_OK && offset != expected)
-    status = sp_fail(SP_ERROR_IO, "%s: the shard files changed while they were read", where);
-  for (size_t i = 0; i < count; i++) free(files[i]);
-  free(files);
-  if (status != SP_OK) {
-    free(buffer);
-    return status;
-  }
-  *data = buffer;
-  return SP_OK;
+  return size == 0 ? SP_OK : sp_fail(SP_ERROR_IO, "%s: the shard files changed while they were read", where);
 }
 
 /* The values of one weight as a new tensor (dequantized to float32 where quantized). */
@@ -315,51 +343,89 @@ static named_variable *match(named_variable *list, int count, const char *name) 
   return NULL;
 }
 
-static sp_status assign_weights(sp_model *model, const manifest_weight *weights, const uint8_t *const *group_data,
-                                const int *group_of, int weight_count, const char *where) {
-  named_variable *named = NULL;
-  int named_count = 0;
-  sp_status status = collect_named(model, &named, &named_count);
-  for (int i = 0; i < weight_count && status == SP_OK; i++) {
+/* Weights that can be read straight into their variable: stored as the variable holds them. */
+static int reads_directly(const manifest_weight *weight, const sp_tensor *destination) {
+  return !weight->quantized && weight->dtype == destination->dtype && weight->rank == destination->rank &&
+         memcmp(weight->shape, destination->shape, (size_t)weight->rank * sizeof *weight->shape) == 0;
+}
+
+/* Matches every manifest weight to its variable before any bytes are read, so a manifest that
+ * names the wrong variables, names one twice, leaves one out or has the wrong shapes changes
+ * nothing in the model. targets[i] is NULL for skipped (optimizer) weights. */
+static sp_status match_weights(const sp_model *model, named_variable *named, int named_count,
+                               const manifest_weight *weights, int weight_count, const char *where,
+                               named_variable **targets) {
+  for (int i = 0; i < weight_count; i++) {
     const manifest_weight *weight = &weights[i];
+    targets[i] = NULL;
     if (weight->skip) continue;
     named_variable *target = match(named, named_count, weight->name);
     if (!target) {
       char known[2048] = "";
       for (int k = 0; k < named_count && strlen(known) + 64 < sizeof known; k++)
         snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", k ? ", " : "", named[k].name);
-      status = sp_fail(SP_ERROR_MISMATCH, "%s: the weight '%s' matches no variable of model '%s' (its variables: %s)",
-                       where, weight->name, model->name, known);
-      break;
+      return sp_fail(SP_ERROR_MISMATCH, "%s: the weight '%s' matches no variable of model '%s' (its variables: %s)",
+                     where, weight->name, model->name, known);
     }
-    if (target->assigned) {
-      status = sp_fail(SP_ERROR_FORMAT, "%s: two weights give a value to '%s'", where, target->name);
-      break;
+    if (target->assigned) return sp_fail(SP_ERROR_FORMAT, "%s: two weights give a value to '%s'", where, target->name);
+    const sp_tensor *destination = target->variable->value;
+    if (weight->rank != destination->rank ||
+        memcmp(weight->shape, destination->shape, (size_t)weight->rank * sizeof *weight->shape) != 0) {
+      sp_shape expected = sp_shape_of(destination), found = {.rank = weight->rank};
+      memcpy(found.dims, weight->shape, (size_t)weight->rank * sizeof *weight->shape);
+      char found_text[160], expected_text[160];
+      return sp_fail(SP_ERROR_MISMATCH, "%s weight '%s' has shape %s but %s variable '%s' has shape %s", where,
+                     weight->name, sp_shape_describe(&found, found_text, sizeof found_text),
+                     sp_layer_describe(target->variable->layer), target->variable->name,
+                     sp_shape_describe(&expected, expected_text, sizeof expected_text));
     }
-    const uint8_t *bytes = group_data[group_of[i]] + weight->offset;
-    sp_tensor *destination = target->variable->value;
     target->assigned = 1;
-    if (!weight->quantized && weight->dtype == destination->dtype && weight->rank == destination->rank &&
-        memcmp(weight->shape, destination->shape, (size_t)weight->rank * sizeof *weight->shape) == 0) {
-      memcpy(destination->data, bytes, destination->size); /* little-endian float32, as stored */
-      target->variable->initialized = 1;
-      continue;
-    }
-    sp_tensor *value = decode(weight, bytes);
-    if (!value) {
-      status = SP_ERROR_NO_MEMORY;
-      break;
-    }
+    targets[i] = target;
+  }
+  for (int i = 0; i < named_count; i++)
+    if (!named[i].assigned)
+      return sp_fail(SP_ERROR_MISMATCH, "%s: no weight in the manifest gives a value to '%s' of %s", where,
+                     named[i].name, sp_layer_describe(named[i].variable->layer));
+  return SP_OK;
+}
+
+/* Fills one variable: weights stored as the variable holds them are read straight from the
+ * shards into its tensor (no copy of the model's bytes in between); quantized, float16, bool or
+ * differently typed weights are read into a buffer of their stored size and converted. */
+static sp_status read_weight(const manifest_weight *weight, const weight_group *group, sp_variable *variable,
+                             const char *where) {
+  sp_tensor *destination = variable->value;
+  if (reads_directly(weight, destination)) {
+    SP_TRY(read_span(group, weight->offset, weight->bytes, destination->data, where));
+    variable->initialized = 1;
+    return SP_OK;
+  }
+  uint8_t *bytes = sp_alloc(weight->bytes ? (size_t)weight->bytes : 1);
+  if (!bytes) return SP_ERROR_NO_MEMORY;
+  sp_status status = read_span(group, weight->offset, weight->bytes, bytes, where);
+  sp_tensor *value = status == SP_OK ? decode(weight, bytes) : NULL;
+  if (status == SP_OK && !value) status = SP_ERROR_NO_MEMORY;
+  if (status == SP_OK) {
     char source[5400];
     snprintf(source, sizeof source, "%s weight '%s'", where, weight->name);
-    status = sp_variable_assign(target->variable, value, source);
-    sp_tensor_free(value);
+    status = sp_variable_assign(variable, value, source);
   }
-  for (int i = 0; i < named_count && status == SP_OK; i++)
-    if (!named[i].assigned)
-      status = sp_fail(SP_ERROR_MISMATCH, "%s: no weight in the manifest gives a value to '%s' of %s", where,
-                       named[i].name, sp_layer_describe(named[i].variable->layer));
+  sp_tensor_free(value);
+  free(bytes);
+  return status;
+}
+
+static sp_status assign_weights(sp_model *model, const manifest_weight *weights, const weight_group *groups,
+                                const int *group_of, int weight_count, const char *where) {
+  named_variable *named = NULL;
+  int named_count = 0;
+  named_variable **targets = sp_alloc_zeroed((size_t)weight_count + 1, sizeof *targets);
+  sp_status status = targets ? collect_named(model, &named, &named_count) : SP_ERROR_NO_MEMORY;
+  if (status == SP_OK) status = match_weights(model, named, named_count, weights, weight_count, where, targets);
+  for (int i = 0; i < weight_count && status == SP_OK; i++)
+    if (targets[i]) status = read_weight(&weights[i], &groups[group_of[i]], targets[i]->variable, where);
   free_named(named, named_count);
+  free(targets);
   return status;
 }
 
@@ -383,9 +449,9 @@ static sp_status load_weights_from(sp_model *model, const json_object *root, con
                    group_count);
   manifest_weight *weights = sp_alloc_zeroed(weight_total + 1, sizeof *weights);
   int *group_of = sp_alloc_zeroed(weight_total + 1, sizeof *group_of);
-  uint8_t **group_data = sp_alloc_zeroed(group_count + 1, sizeof *group_data);
+  weight_group *groups = sp_alloc_zeroed(group_count + 1, sizeof *groups);
   char *directory = sp_path_dirname(json_path);
-  sp_status status = weights && group_of && group_data && directory ? SP_OK : SP_ERROR_NO_MEMORY;
+  sp_status status = weights && group_of && groups && directory ? SP_OK : SP_ERROR_NO_MEMORY;
   size_t next = 0;
   uint64_t grand_total = 0;
   for (size_t g = 0; g < group_count && status == SP_OK; g++) {
@@ -408,11 +474,11 @@ static sp_status load_weights_from(sp_model *model, const json_object *root, con
     if (status == SP_OK && grand_total > options->max_total_bytes)
       status = sp_fail(SP_ERROR_UNSAFE, "%s: %llu bytes of weights is over the limit of %llu", where,
                        (unsigned long long)grand_total, (unsigned long long)options->max_total_bytes);
-    if (status == SP_OK) status = read_group(directory, paths, offset, where, options, &group_data[g]);
+    if (status == SP_OK) status = open_group(directory, paths, offset, where, options, &groups[g]);
   }
-  if (status == SP_OK) status = assign_weights(model, weights, (const uint8_t *const *)group_data, group_of, (int)weight_total, where);
-  for (size_t g = 0; group_data && g < group_count; g++) free(group_data[g]);
-  free(group_data);
+  if (status == SP_OK) status = assign_weights(model, weights, groups, group_of, (int)weight_total, where);
+  for (size_t g = 0; groups && g < group_count; g++) close_group(&groups[g]);
+  free(groups);
   free(group_of);
   free(weights);
   free(directory);
@@ -483,30 +549,35 @@ static sp_status load_weights(sp_model *model, const char *path, const sp_load_o
 
 /* ---- writing ---- */
 
+/* Cuts the concatenated tensor bytes into shards, writing each piece straight from its tensor
+ * into the shard file (no shard-sized buffer). The shards are staged files inside the temporary
+ * directory: each is handed to writeback as it is finished, and the directory's publication
+ * fsyncs them all once (core/file_parts.h). */
 typedef struct shard_writer {
   const char *directory;
-  uint64_t shard_bytes, total;
+  uint64_t shard_bytes;
   int shard_count, shard;   /* shard is 1-based; 0 before the first */
   uint64_t written;         /* into the current shard */
-  sp_atomic_file file;
+  sp_staged_file file;
   int open;
 } shard_writer;
 
 static char *shard_name(int index, int count) { return sp_strdupf("group1-shard%dof%d.bin", index, count); }
 
+static sp_status finish_shard(shard_writer *writer) {
+  if (!writer->open) return SP_OK;
+  writer->open = 0;
+  return sp_staged_file_close(&writer->file);
+}
+
 static sp_status next_shard(shard_writer *writer) {
-  if (writer->open) {
-    writer->open = 0;
-    SP_TRY(sp_atomic_commit(&writer->file));
-  }
+  SP_TRY(finish_shard(writer));
   writer->shard++;
   writer->written = 0;
   char *name = shard_name(writer->shard, writer->shard_count);
-  char *path = name ? sp_path_join(writer->directory, name) : NULL;
-  sp_status status = path ? sp_atomic_open(path, &writer->file) : SP_ERROR_NO_MEMORY;
+  sp_status status = name ? sp_staged_file_open(writer->directory, name, &writer->file) : SP_ERROR_NO_MEMORY;
   writer->open = status == SP_OK;
   free(name);
-  free(path);
   return status;
 }
 
@@ -514,7 +585,7 @@ static sp_status write_bytes(shard_writer *writer, const uint8_t *data, uint64_t
   while (size > 0) {
     if (!writer->open || writer->written == writer->shard_bytes) SP_TRY(next_shard(writer));
     uint64_t room = writer->shard_bytes - writer->written, chunk = size < room ? size : room;
-    SP_TRY(sp_atomic_write(&writer->file, data, (size_t)chunk));
+    SP_TRY(sp_staged_file_write(&writer->file, data, (size_t)chunk));
     writer->written += chunk;
     data += chunk;
     size -= chunk;
@@ -643,13 +714,11 @@ static sp_status save_to(const sp_model *model, const char *path, const sp_save_
   if (status == SP_OK) status = parent ? sp_make_directories(parent) : SP_ERROR_NO_MEMORY;
   free(parent);
   if (status == SP_OK) status = sp_temp_directory_for(directory, &temp);
-  shard_writer writer = {.directory = temp, .shard_bytes = shard_bytes, .total = total, .shard_count = shard_count};
+  shard_writer writer = {.directory = temp, .shard_bytes = shard_bytes, .shard_count = shard_count};
   for (int i = 0; i < count && status == SP_OK; i++)
     status = write_bytes(&writer, variables[i]->value->data, variables[i]->value->size);
-  if (writer.open) {
-    if (status == SP_OK) status = sp_atomic_commit(&writer.file);
-    else sp_atomic_abort(&writer.file);
-  }
+  if (status == SP_OK) status = finish_shard(&writer);
+  else if (writer.open) sp_staged_file_abort(&writer.file);
   if (status == SP_OK) {
     json_object *root = model_json(model, variables, count, shard_count);
     char *text = root ? sp_json_dumps(root, 0) : NULL;

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/file.h"
 #include "core/memory.h"
@@ -164,4 +165,182 @@ Test(tfjs, hostile_manifests_are_refused_with_clear_errors) {
   SP_ASSERT_FAILS(sp_load(path, NULL, &model), SP_ERROR_MISMATCH, "matches no variable");
   free(path);
   cr_assert_null(model);
+}
+
+/* ---- shards read straight into tensors, written straight from them ---- */
+
+/* A directory holding model.json for Dense "d" (2 inputs, 1 unit) with the given manifest and
+ * the given shard files (name, bytes, size; a NULL name ends the list). Returns model.json's path. */
+typedef struct shard_bytes {
+  const char *name;
+  const unsigned char *bytes;
+  size_t size;
+} shard_bytes;
+
+static char *write_model(const char *name, const char *manifest, const shard_bytes *shards) {
+  char *path = write_hostile(name, manifest, NULL, 0);
+  char *directory = sp_path_dirname(path);
+  for (const shard_bytes *shard = shards; shard && shard->name; shard++) {
+    char *shard_path = sp_path_join(directory, shard->name);
+    SP_ASSERT_OK(sp_write_file_atomic(shard_path, shard->bytes, shard->size));
+    free(shard_path);
+  }
+  free(directory);
+  return path;
+}
+
+static const float *dense_values(const sp_model *model, int which) {
+  sp_variable **variables;
+  int count = sp_model_collect_variables(model, &variables, 0);
+  cr_assert_eq(count, 2);
+  const float *values = sp_tensor_floats(variables[which]->value);
+  free(variables);
+  return values;
+}
+
+/* kernel {1.5, -2} and bias {0.25} as little-endian float32 (IEEE 754: 0x3FC00000, 0xC0000000,
+ * 0x3E800000), cut 6 + 6 bytes so the kernel's second value spans both files. */
+static const unsigned char float_first[] = {0x00, 0x00, 0xC0, 0x3F, 0x00, 0x00};
+static const unsigned char float_second[] = {0x00, 0xC0, 0x00, 0x00, 0x80, 0x3E};
+#define FLOAT_MANIFEST                                                                                          \
+  "[{\"paths\": [\"a.bin\", \"b.bin\"], \"weights\": [{\"name\": \"d/kernel\", \"shape\": [2, 1], \"dtype\": " \
+  "\"float32\"}, {\"name\": \"d/bias\", \"shape\": [1], \"dtype\": \"float32\"}]}]"
+
+Test(tfjs, a_weight_spanning_two_shard_files_is_read_from_both) {
+  const shard_bytes shards[] = {{"a.bin", float_first, 6}, {"b.bin", float_second, 6}, {NULL, NULL, 0}};
+  char *path = write_model("tfjs-span", FLOAT_MANIFEST, shards);
+  sp_model *model = NULL;
+  SP_ASSERT_OK(sp_load(path, NULL, &model));
+  const float *kernel = dense_values(model, 0), *bias = dense_values(model, 1);
+  cr_assert_eq(kernel[0], 1.5f);
+  cr_assert_eq(kernel[1], -2.0f);
+  cr_assert_eq(bias[0], 0.25f);
+  sp_model_free(model);
+  free(path);
+}
+
+Test(tfjs, quantized_weights_spanning_shards_are_converted) {
+  /* tfjs-converter's dequantization: value = q * scale + min (uint8), float16 widened. kernel
+   * uint8 {4, 1} with min -1, scale 0.5 → {1, -0.5}; bias float16 0x3400 = 0.25. Cut 3 + 1 bytes. */
+  static const unsigned char first[] = {4, 1, 0x00}, second[] = {0x34};
+  const shard_bytes shards[] = {{"a.bin", first, 3}, {"b.bin", second, 1}, {NULL, NULL, 0}};
+  char *path = write_model("tfjs-quantized-span",
+                           "[{\"paths\": [\"a.bin\", \"b.bin\"], \"weights\": [{\"name\": \"d/kernel\", \"shape\": [2, 1], "
+                           "\"dtype\": \"float32\", \"quantization\": {\"dtype\": \"uint8\", \"min\": -1, \"scale\": 0.5}}, "
+                           "{\"name\": \"d/bias\", \"shape\": [1], \"dtype\": \"float32\", \"quantization\": "
+                           "{\"dtype\": \"float16\"}}]}]",
+                           shards);
+  sp_model *model = NULL;
+  SP_ASSERT_OK(sp_load(path, NULL, &model));
+  const float *kernel = dense_values(model, 0), *bias = dense_values(model, 1);
+  cr_assert_eq(kernel[0], 1.0f);
+  cr_assert_eq(kernel[1], -0.5f);
+  cr_assert_eq(bias[0], 0.25f);
+  sp_model_free(model);
+  free(path);
+}
+
+Test(tfjs, a_manifest_that_does_not_fit_the_model_changes_none_of_its_weights) {
+  const shard_bytes shards[] = {{"a.bin", float_first, 6}, {"b.bin", float_second, 6}, {NULL, NULL, 0}};
+  char *path = write_model("tfjs-fits", FLOAT_MANIFEST, shards);
+  sp_model *model = NULL;
+  SP_ASSERT_OK(sp_load(path, NULL, &model));
+  static const unsigned char ones[12] = {0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x80, 0x3F};
+  const shard_bytes other[] = {{"w.bin", ones, 12}, {NULL, NULL, 0}};
+  /* The kernel matches and comes first; the second weight names no variable. */
+  char *renamed = write_model("tfjs-renamed-second", "[{\"paths\": [\"w.bin\"], \"weights\": [{\"name\": \"d/kernel\", "
+                              "\"shape\": [2, 1], \"dtype\": \"float32\"}, {\"name\": \"other/bias\", \"shape\": [1], "
+                              "\"dtype\": \"float32\"}]}]", other);
+  SP_ASSERT_FAILS(sp_load_weights(model, renamed, NULL), SP_ERROR_MISMATCH, "matches no variable");
+  /* The kernel matches; the bias has the wrong shape. */
+  char *reshaped = write_model("tfjs-reshaped-second", "[{\"paths\": [\"w.bin\"], \"weights\": [{\"name\": \"d/kernel\", "
+                               "\"shape\": [2, 1], \"dtype\": \"float32\"}, {\"name\": \"d/bias\", \"shape\": [1, 1], "
+                               "\"dtype\": \"float32\"}]}]", other);
+  SP_ASSERT_FAILS(sp_load_weights(model, reshaped, NULL), SP_ERROR_MISMATCH, "has shape");
+  const float *kernel = dense_values(model, 0);
+  cr_assert_eq(kernel[0], 1.5f, "a refused manifest overwrote the kernel");
+  cr_assert_eq(kernel[1], -2.0f, "a refused manifest overwrote the kernel");
+  sp_model_free(model);
+  free(reshaped);
+  free(renamed);
+  free(path);
+}
+
+Test(tfjs, shards_longer_than_the_manifest_or_linked_elsewhere_are_refused) {
+  static const unsigned char sixteen[16] = {0};
+  const shard_bytes longer[] = {{"w.bin", sixteen, 16}, {NULL, NULL, 0}};
+  sp_model *model = NULL;
+  char *path = write_model("tfjs-longer", "[{\"paths\": [\"w.bin\"], \"weights\": [{\"name\": \"d/kernel\", \"shape\": "
+                           "[2, 1], \"dtype\": \"float32\"}, {\"name\": \"d/bias\", \"shape\": [1], \"dtype\": "
+                           "\"float32\"}]}]", longer);
+  SP_ASSERT_FAILS(sp_load(path, NULL, &model), SP_ERROR_FORMAT, "need 12 bytes but its 1 shard file holds 16");
+  free(path);
+  const shard_bytes shards[] = {{"a.bin", float_first, 6}, {"b.bin", float_second, 6}, {NULL, NULL, 0}};
+  path = write_model("tfjs-linked", FLOAT_MANIFEST, shards);
+  char *directory = sp_path_dirname(path), *second = sp_path_join(directory, "b.bin");
+  cr_assert_eq(unlink(second), 0);
+  cr_assert_eq(symlink("a.bin", second), 0);
+  SP_ASSERT_FAILS(sp_load(path, NULL, &model), SP_ERROR_UNSAFE, "not a regular file");
+  cr_assert_null(model);
+  free(second);
+  free(directory);
+  free(path);
+}
+
+/* The value savepoint gives element i of variable v below: exact in float32. */
+static float formula(int variable, int64_t element) { return (float)(variable * 100 + element) * 0.25f - 3.0f; }
+
+Test(tfjs, shard_files_hold_the_tensor_bytes_in_order_cut_every_shard_size) {
+  sp_model *model = small_model();
+  sp_variable **variables;
+  int count = sp_model_collect_variables(model, &variables, 0);
+  cr_assert_eq(count, 4);
+  int64_t total = 0;
+  for (int v = 0; v < count; v++) {
+    float *values = sp_tensor_floats(variables[v]->value);
+    for (int64_t i = 0; i < sp_tensor_count(variables[v]->value); i++) values[i] = formula(v, i);
+    total += sp_tensor_count(variables[v]->value);
+  }
+  cr_assert_eq(total, 15 + 5 + 10 + 2);
+  char *directory = sp_test_temp_dir("tfjs-layout");
+  char *target = sp_path_join(directory, "web");
+  sp_save_options options = sp_save_defaults();
+  options.format = SP_FORMAT_TFJS;
+  options.tfjs_shard_bytes = 20; /* 128 bytes: six shards of 20 and one of 8; cuts fall inside values' neighbours */
+  SP_ASSERT_OK(sp_save(model, target, &options));
+  /* Keras 2 order for two Dense layers: kernel, bias, kernel, bias — the order of the variables. */
+  float expected[32];
+  int next = 0;
+  for (int v = 0; v < count; v++)
+    for (int64_t i = 0; i < sp_tensor_count(variables[v]->value); i++) expected[next++] = formula(v, i);
+  unsigned char concatenated[128];
+  size_t offset = 0;
+  for (int shard = 1; shard <= 7; shard++) {
+    char *path = sp_strdupf("%s/group1-shard%dof7.bin", target, shard);
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    SP_ASSERT_OK(sp_read_file(path, 1024, &bytes, &size));
+    cr_assert_eq(size, shard < 7 ? 20u : 8u, "%s holds %zu bytes", path, size);
+    memcpy(concatenated + offset, bytes, size);
+    offset += size;
+    free(bytes);
+    free(path);
+  }
+  cr_assert_eq(offset, sizeof expected);
+  cr_assert_eq(memcmp(concatenated, expected, sizeof expected), 0, "the shards are not the tensors' bytes in order");
+  /* Nothing but the published directory is left beside it: no temporary names. */
+  char **names = NULL;
+  size_t name_count = 0;
+  SP_ASSERT_OK(sp_list_directory(directory, 16, &names, &name_count));
+  cr_assert_eq(name_count, 1);
+  cr_assert_str_eq(names[0], "web");
+  sp_free_names(names, name_count);
+  SP_ASSERT_OK(sp_list_directory(target, 16, &names, &name_count));
+  cr_assert_eq(name_count, 8, "expected model.json and 7 shards, found %zu names", name_count);
+  for (size_t i = 0; i < name_count; i++) cr_assert(!sp_path_is_temporary(names[i]), "%s left behind", names[i]);
+  sp_free_names(names, name_count);
+  free(variables);
+  free(target);
+  free(directory);
+  sp_model_free(model);
 }
