@@ -8,6 +8,7 @@
  */
 #include "formats/zipio.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -520,10 +521,11 @@ static sp_status view_archive(const sp_zip_reader *reader, uint64_t offset, uint
   return SP_OK;
 }
 
-/* Lends a STORED member's bytes where they lie in the archive, after checking its local
- * header and its CRC-32. 0 when they cannot be lent as they are (the caller then reads the
- * member through libzip, which reports any damage as it always has). */
-static int lend_stored(const sp_zip_reader *reader, const sp_zip_member *member, sp_zip_view *out) {
+/* Maps (or points to) a STORED member's bytes where they lie in the archive, after checking
+ * its local header signature and that header and data lie inside the archive. 0 when they
+ * cannot be lent as they are (the caller then reads the member through libzip, which
+ * reports any damage as it always has). The CRC-32 is not checked here. */
+static int locate_stored(const sp_zip_reader *reader, const sp_zip_member *member, sp_file_view *body) {
   enum { LOCAL_HEADER = 30 };
   uint64_t offset = reader->local_header_offsets[member - reader->members];
   if (member->method != SP_ZIP_STORED || member->compressed_size != member->size || offset == UINT64_MAX) return 0;
@@ -532,29 +534,100 @@ static int lend_stored(const sp_zip_reader *reader, const sp_zip_member *member,
   int signed_right = sp_load_u32le(header.data) == 0x04034b50;
   uint64_t data_offset = offset + LOCAL_HEADER + load_u16le(header.data + 26) + load_u16le(header.data + 28);
   sp_file_view_close(&header);
-  sp_file_view body;
-  if (!signed_right || view_archive(reader, data_offset, member->size, &body) != SP_OK) return 0;
-  if (sp_crc32_extend(0, body.data, body.size) != member->crc32) {
-    sp_file_view_close(&body);
-    return 0;
-  }
-  *out = (sp_zip_view){.data = body.data, .size = body.size, .mapped = body};
-  return 1;
+  return signed_right && view_archive(reader, data_offset, member->size, body) == SP_OK;
 }
 
-sp_status sp_zip_view_member(sp_zip_reader *reader, const char *name, uint64_t limit, sp_zip_view *view) {
-  static const uint8_t empty[1];
-  *view = (sp_zip_view){.data = empty};
+/* A CRC-32 computed on its own thread over lent bytes, and what to do when it mismatches. */
+struct sp_zip_crc_check {
+  sp_zip_reader *reader;
   const sp_zip_member *member;
-  SP_TRY(find_readable(reader, name, limit, &member));
-  if (lend_stored(reader, member, view)) return SP_OK;
+  uint64_t limit;
+  const uint8_t *data;
+  size_t size;
+  uint32_t computed;
+  int threaded; /* 0: computed already, on the caller's thread */
+  pthread_t thread;
+};
+
+static void *compute_check(void *argument) {
+  sp_zip_crc_check *check = argument;
+  check->computed = sp_crc32_extend(0, check->data, check->size);
+  return NULL;
+}
+
+/* Waits for the CRC-32 and frees the check; 1 when it matches the member's. */
+static int join_check(sp_zip_crc_check *check) {
+  if (check->threaded) pthread_join(check->thread, NULL);
+  int matches = check->computed == check->member->crc32;
+  free(check);
+  return matches;
+}
+
+/* The copying read, into a view: what every member that cannot be lent (or lent bytes whose
+ * CRC-32 failed) gets. */
+static sp_status view_copy(sp_zip_reader *reader, const sp_zip_member *member, uint64_t limit, sp_zip_view *view) {
+  static const uint8_t empty[1];
   sp_clear_error(); /* whatever stopped the lending, the read below reports it as reads do */
-  SP_TRY(sp_zip_read(reader, name, limit, &view->copy, &view->size));
+  view->data = empty;
+  SP_TRY(sp_zip_read(reader, member->name, limit, &view->copy, &view->size));
   view->data = view->copy ? view->copy : empty;
   return SP_OK;
 }
 
+/* Lends or copies the member; with in_background, a lent member's CRC-32 is computed on a
+ * second thread (or here, when no thread can be started). */
+static sp_status view_member(sp_zip_reader *reader, const char *name, uint64_t limit, int in_background,
+                             sp_zip_view *view) {
+  static const uint8_t empty[1];
+  *view = (sp_zip_view){.data = empty};
+  const sp_zip_member *member;
+  SP_TRY(find_readable(reader, name, limit, &member));
+  sp_file_view body;
+  if (!locate_stored(reader, member, &body)) return view_copy(reader, member, limit, view);
+  sp_zip_crc_check *check = sp_alloc_zeroed(1, sizeof *check);
+  if (!check) {
+    sp_file_view_close(&body);
+    return SP_ERROR_NO_MEMORY;
+  }
+  *check = (sp_zip_crc_check){.reader = reader, .member = member, .limit = limit, .data = body.data, .size = body.size};
+  *view = (sp_zip_view){.data = body.data, .size = body.size, .mapped = body, .check = check};
+  check->threaded = in_background && pthread_create(&check->thread, NULL, compute_check, check) == 0;
+  if (!check->threaded) compute_check(check);
+  return SP_OK;
+}
+
+/* Waits for the view's check; on a mismatch, replaces the lent bytes with libzip's copying
+ * read, which reports the damage. Should that read succeed (the archive changed under us),
+ * the copy is kept only when the caller has not used the lent bytes yet (keep_copy). */
+static sp_status finish_check(sp_zip_view *view, int keep_copy) {
+  sp_zip_crc_check *check = view->check;
+  if (!check) return SP_OK;
+  view->check = NULL;
+  sp_zip_reader *reader = check->reader;
+  const sp_zip_member *member = check->member;
+  uint64_t limit = check->limit;
+  if (join_check(check)) return SP_OK;
+  sp_zip_view_release(view);
+  sp_status status = view_copy(reader, member, limit, view);
+  if (status != SP_OK || keep_copy) return status;
+  sp_zip_view_release(view); /* libzip read what we did not: the archive changed while we read it */
+  return sp_fail(SP_ERROR_CHECKSUM, "%s: member '%s' changed while it was being read", reader->name, member->name);
+}
+
+sp_status sp_zip_view_finish(sp_zip_view *view) { return finish_check(view, 0); }
+
+sp_status sp_zip_view_member_start(sp_zip_reader *reader, const char *name, uint64_t limit, sp_zip_view *view) {
+  return view_member(reader, name, limit, 1, view);
+}
+
+sp_status sp_zip_view_member(sp_zip_reader *reader, const char *name, uint64_t limit, sp_zip_view *view) {
+  SP_TRY(view_member(reader, name, limit, 0, view));
+  return finish_check(view, 1);
+}
+
 void sp_zip_view_release(sp_zip_view *view) {
+  if (view->check) (void)join_check(view->check);
+  view->check = NULL;
   sp_file_view_close(&view->mapped);
   free(view->copy);
   view->copy = NULL;

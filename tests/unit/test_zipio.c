@@ -173,6 +173,53 @@ Test(zip_fixtures, stored_member_viewed_in_place) {
   free(path);
 }
 
+/* sp_zip_view_member_start lends the same bytes while the CRC-32 runs on another thread;
+ * sp_zip_view_finish then reports a corrupt member with sp_zip_read's own error, and a view
+ * released without finishing waits for its check (ASan: nothing leaks, nothing is unmapped
+ * under the thread). */
+Test(zip_fixtures, stored_member_checked_in_the_background) {
+  const char *relative = "keras3.7-churn-keras-and-h5-same-model/my_model.keras";
+  char *path = sp_test_fixture(relative);
+  size_t size = 0;
+  uint8_t *bytes = read_fixture_bytes(relative, &size);
+  sp_zip_reader *on_disk = NULL, *in_memory = NULL;
+  SP_ASSERT_OK(sp_zip_open(path, &on_disk));
+  uint8_t *copy = NULL;
+  size_t copy_size = 0;
+  SP_ASSERT_OK(sp_zip_read(on_disk, "model.weights.h5", SP_ZIP_NO_LIMIT, &copy, &copy_size));
+  sp_zip_view mapped, unfinished;
+  SP_ASSERT_OK(sp_zip_view_member_start(on_disk, "model.weights.h5", SP_ZIP_NO_LIMIT, &mapped));
+  cr_assert_eq(mapped.size, copy_size);
+  cr_assert(memcmp(mapped.data, copy, copy_size) == 0);
+  SP_ASSERT_OK(sp_zip_view_finish(&mapped));
+  SP_ASSERT_OK(sp_zip_view_finish(&mapped)); /* finishing twice is harmless */
+  cr_assert(memcmp(mapped.data, copy, copy_size) == 0, "still lent after the check");
+  sp_zip_view_release(&mapped);
+  SP_ASSERT_OK(sp_zip_view_member_start(on_disk, "model.weights.h5", SP_ZIP_NO_LIMIT, &unfinished));
+  sp_zip_view_release(&unfinished);
+  sp_zip_view refused;
+  SP_ASSERT_FAILS(sp_zip_view_member_start(on_disk, "model.weights.h5", 10, &refused), SP_ERROR_UNSAFE,
+                  "over the limit");
+  SP_ASSERT_OK(sp_zip_view_finish(&refused)); /* nothing was started */
+  sp_zip_view_release(&refused);
+
+  bytes[0xecd + 30 + 16 + 1000] ^= 0x40; /* a byte inside model.weights.h5's data */
+  SP_ASSERT_OK(sp_zip_open_memory(bytes, size, "corrupt.keras", &in_memory));
+  sp_zip_view pointed;
+  SP_ASSERT_OK(sp_zip_view_member_start(in_memory, "model.weights.h5", SP_ZIP_NO_LIMIT, &pointed));
+  cr_assert(pointed.data > bytes && pointed.data + pointed.size <= bytes + size, "lent before the check ends");
+  SP_ASSERT_FAILS(sp_zip_view_finish(&pointed), SP_ERROR_CHECKSUM,
+                  "corrupt.keras: member 'model.weights.h5': its bytes do not match its CRC-32 (the archive is corrupt)");
+  cr_assert_null(pointed.copy);
+  cr_assert_eq(pointed.size, 0);
+  sp_zip_view_release(&pointed);
+  sp_zip_close(in_memory);
+  sp_zip_close(on_disk);
+  free(copy);
+  free(bytes);
+  free(path);
+}
+
 /* ------------------------------------------------------------- writing ---- */
 
 Test(zip_write, round_trip_with_keras_defaults_and_options) {
