@@ -44,11 +44,23 @@ struct sp_zip_reader {
   size_t memory_size;
 };
 
+/* What savepoint's own writer needs of a member added from memory (see write_stored_archive). */
+typedef struct stored_member {
+  char *name;
+  const uint8_t *data; /* borrowed from libzip's source, which keeps it until commit or discard */
+  size_t size;
+  uint16_t dos_time, dos_date;
+  uint32_t mode;
+} stored_member;
+
 struct sp_zip_writer {
   zip_t *archive;
   char *final_path;
   char *temp_path;
   size_t count;
+  stored_member *stored; /* every member, while all can be written without libzip */
+  size_t stored_count, stored_capacity;
+  int needs_libzip; /* a member only libzip writes: DEFLATE, from a file, an unusual name or time */
 };
 
 /* ------------------------------------------------------------ member names ---- */
@@ -537,28 +549,45 @@ static int locate_stored(const sp_zip_reader *reader, const sp_zip_member *membe
   return signed_right && view_archive(reader, data_offset, member->size, body) == SP_OK;
 }
 
-/* A CRC-32 computed on its own thread over lent bytes, and what to do when it mismatches. */
+/* A CRC-32 over bytes, computed on a second thread when asked (and one can be started). */
+typedef struct crc_job {
+  const uint8_t *data;
+  size_t size;
+  uint32_t crc;
+  int threaded;
+  pthread_t thread;
+} crc_job;
+
+static void *run_crc_job(void *argument) {
+  crc_job *job = argument;
+  job->crc = sp_crc32_extend(0, job->data, job->size);
+  return NULL;
+}
+
+/* job must stay at its address until crc_job_finish. */
+static void crc_job_start(crc_job *job, const uint8_t *data, size_t size, int in_background) {
+  *job = (crc_job){.data = data, .size = size};
+  job->threaded = in_background && pthread_create(&job->thread, NULL, run_crc_job, job) == 0;
+  if (!job->threaded) run_crc_job(job);
+}
+
+static uint32_t crc_job_finish(crc_job *job) {
+  if (job->threaded) pthread_join(job->thread, NULL);
+  job->threaded = 0;
+  return job->crc;
+}
+
+/* The CRC-32 check of lent bytes, and what a mismatch needs to read the member again. */
 struct sp_zip_crc_check {
   sp_zip_reader *reader;
   const sp_zip_member *member;
   uint64_t limit;
-  const uint8_t *data;
-  size_t size;
-  uint32_t computed;
-  int threaded; /* 0: computed already, on the caller's thread */
-  pthread_t thread;
+  crc_job job;
 };
-
-static void *compute_check(void *argument) {
-  sp_zip_crc_check *check = argument;
-  check->computed = sp_crc32_extend(0, check->data, check->size);
-  return NULL;
-}
 
 /* Waits for the CRC-32 and frees the check; 1 when it matches the member's. */
 static int join_check(sp_zip_crc_check *check) {
-  if (check->threaded) pthread_join(check->thread, NULL);
-  int matches = check->computed == check->member->crc32;
+  int matches = crc_job_finish(&check->job) == check->member->crc32;
   free(check);
   return matches;
 }
@@ -589,10 +618,9 @@ static sp_status view_member(sp_zip_reader *reader, const char *name, uint64_t l
     sp_file_view_close(&body);
     return SP_ERROR_NO_MEMORY;
   }
-  *check = (sp_zip_crc_check){.reader = reader, .member = member, .limit = limit, .data = body.data, .size = body.size};
+  *check = (sp_zip_crc_check){.reader = reader, .member = member, .limit = limit};
   *view = (sp_zip_view){.data = body.data, .size = body.size, .mapped = body, .check = check};
-  check->threaded = in_background && pthread_create(&check->thread, NULL, compute_check, check) == 0;
-  if (!check->threaded) compute_check(check);
+  crc_job_start(&check->job, body.data, body.size, in_background);
   return SP_OK;
 }
 
@@ -727,6 +755,35 @@ static sp_status add_source(sp_zip_writer *writer, const char *name, zip_source_
   return SP_OK;
 }
 
+/* Notes a member added from memory for write_stored_archive, or marks the archive as one for
+ * libzip when that writer would not write it exactly as libzip does: DEFLATE, a name with
+ * bytes outside ASCII (libzip may flag it UTF-8), a time outside the DOS range. */
+static void remember_stored(sp_zip_writer *writer, const char *name, const void *data, size_t size,
+                            const sp_zip_entry_options *options) {
+  stored_member member = {.data = data, .size = size, .dos_time = 0, .dos_date = 0x0021, .mode = 0600};
+  if (options && options->mode) member.mode = options->mode;
+  for (const char *c = name; *c; c++)
+    if ((unsigned char)*c >= 0x80) writer->needs_libzip = 1;
+  if (options && options->method == SP_ZIP_DEFLATED) writer->needs_libzip = 1;
+  if (options && options->has_time) {
+    struct tm local;
+    if (!localtime_r(&options->modified, &local) || local.tm_year < 80 || local.tm_year > 207) {
+      writer->needs_libzip = 1;
+    } else {
+      member.dos_time = (uint16_t)(local.tm_hour << 11 | local.tm_min << 5 | local.tm_sec / 2);
+      member.dos_date = (uint16_t)((local.tm_year - 80) << 9 | (local.tm_mon + 1) << 5 | local.tm_mday);
+    }
+  }
+  if (writer->needs_libzip) return;
+  if (SP_RESERVE(writer->stored, writer->stored_capacity, writer->stored_count + 1) != SP_OK ||
+      !(member.name = sp_strdup(name))) {
+    sp_clear_error(); /* libzip writes it instead */
+    writer->needs_libzip = 1;
+    return;
+  }
+  writer->stored[writer->stored_count++] = member;
+}
+
 static sp_status add_buffer(sp_zip_writer *writer, const char *name, const void *data, size_t size, int owned,
                             const sp_zip_entry_options *options) {
   if (owned && size == 0) { /* libzip is given no buffer for an empty member */
@@ -738,7 +795,9 @@ static sp_status add_buffer(sp_zip_writer *writer, const char *name, const void 
     if (owned) free((void *)data);
     return writer_fail(writer, name, "buffering it");
   }
-  return add_source(writer, name, source, options, 0600);
+  SP_TRY(add_source(writer, name, source, options, 0600));
+  remember_stored(writer, name, size ? data : NULL, size, options);
+  return SP_OK;
 }
 
 sp_status sp_zip_writer_add(sp_zip_writer *writer, const char *name, const void *data, size_t size,
@@ -759,7 +818,122 @@ sp_status sp_zip_writer_add_file(sp_zip_writer *writer, const char *name, const 
                    name, source_path);
   zip_source_t *source = zip_source_file(writer->archive, source_path, 0, -1);
   if (!source) return writer_fail(writer, name, "opening its source file");
+  writer->needs_libzip = 1;
   return add_source(writer, name, source, options, (uint32_t)status_of_file.st_mode & 0xffff);
+}
+
+/* ---- savepoint's own writer for archives of STORED members held in memory (.keras saves) ----
+ *
+ * libzip always computes a STORED member's CRC-32 itself, with zlib, before the member's bytes
+ * go out: a second pass over a 1 GiB weights image. This writer computes it with core/hash on
+ * a second thread while the bytes are being written, then patches the local header. It writes
+ * exactly the bytes libzip writes for such archives (the unit test compares them): version
+ * made by 6.3 on Unix, version needed 1.0, no flags, no extra fields, no data descriptors,
+ * internal attributes 0, the member's mode in the external attributes. Anything else (zip64
+ * sizes, DEFLATE, members from files) is left to libzip. */
+
+enum { LOCAL_HEADER_BYTES = 30, CENTRAL_HEADER_BYTES = 46, END_RECORD_BYTES = 22 };
+/* Large members get their CRC-32 on a second thread; small ones are not worth a thread. */
+static const size_t background_crc_floor = 1 << 20;
+
+static void store_u16le(uint8_t *at, uint16_t value) {
+  at[0] = (uint8_t)value;
+  at[1] = (uint8_t)(value >> 8);
+}
+
+static void store_u32le(uint8_t *at, uint32_t value) {
+  store_u16le(at, (uint16_t)value);
+  store_u16le(at + 2, (uint16_t)(value >> 16));
+}
+
+/* 1 when every member was added from memory, STORED, and the archive needs no zip64 record. */
+static int fits_stored_writer(const sp_zip_writer *writer) {
+  if (writer->needs_libzip || writer->stored_count != writer->count || writer->count >= 0xffff) return 0;
+  uint64_t total = END_RECORD_BYTES;
+  for (size_t i = 0; i < writer->stored_count; i++) {
+    const stored_member *member = &writer->stored[i];
+    size_t name_length = strlen(member->name);
+    if (member->size >= 0xffffffffu || name_length > 0xffff) return 0;
+    total += LOCAL_HEADER_BYTES + CENTRAL_HEADER_BYTES + 2 * (uint64_t)name_length + member->size;
+  }
+  return total < 0xffffffffu;
+}
+
+/* The fields a local header and a central directory entry share, from "version needed" on. */
+static void store_common_fields(uint8_t *at, const stored_member *member, uint32_t crc) {
+  store_u16le(at, 10); /* version needed: 1.0, as libzip writes for STORED */
+  store_u16le(at + 2, 0); /* flags */
+  store_u16le(at + 4, 0); /* method: STORED */
+  store_u16le(at + 6, member->dos_time);
+  store_u16le(at + 8, member->dos_date);
+  store_u32le(at + 10, crc);
+  store_u32le(at + 14, (uint32_t)member->size); /* compressed */
+  store_u32le(at + 18, (uint32_t)member->size);
+  store_u16le(at + 22, (uint16_t)strlen(member->name));
+  store_u16le(at + 24, 0); /* extra field length */
+}
+
+/* Writes one member's local header and bytes at offset; *crc is its CRC-32. */
+static sp_status write_stored_member(sp_atomic_file *file, const stored_member *member, uint64_t offset,
+                                     uint32_t *crc) {
+  crc_job job;
+  crc_job_start(&job, member->data, member->size, member->size >= background_crc_floor);
+  uint8_t header[LOCAL_HEADER_BYTES];
+  store_u32le(header, 0x04034b50);
+  store_common_fields(header + 4, member, job.threaded ? 0 : job.crc);
+  sp_status status = sp_atomic_write(file, header, sizeof header);
+  if (status == SP_OK) status = sp_atomic_write(file, member->name, strlen(member->name));
+  if (status == SP_OK && member->size) status = sp_atomic_write(file, member->data, member->size);
+  int patch = job.threaded;
+  *crc = crc_job_finish(&job);
+  if (status == SP_OK && patch) {
+    uint8_t field[4];
+    store_u32le(field, *crc);
+    status = sp_atomic_write_at(file, offset + 14, field, sizeof field);
+  }
+  return status;
+}
+
+static sp_status append_central_entry(sp_buffer *directory, const stored_member *member, uint32_t crc,
+                                      uint64_t offset) {
+  uint8_t entry[CENTRAL_HEADER_BYTES];
+  store_u32le(entry, 0x02014b50);
+  store_u16le(entry + 4, 3 << 8 | 63); /* made on Unix by zip 6.3, as libzip says */
+  store_common_fields(entry + 6, member, crc);
+  store_u16le(entry + 32, 0); /* comment length */
+  store_u16le(entry + 34, 0); /* disk */
+  store_u16le(entry + 36, 0); /* internal attributes */
+  store_u32le(entry + 38, member->mode << 16);
+  store_u32le(entry + 42, (uint32_t)offset);
+  SP_TRY(sp_buffer_append(directory, entry, sizeof entry));
+  return sp_buffer_append(directory, member->name, strlen(member->name));
+}
+
+static sp_status write_stored_archive(const sp_zip_writer *writer) {
+  sp_atomic_file file;
+  SP_TRY(sp_atomic_open(writer->final_path, &file));
+  sp_buffer directory = {0};
+  uint64_t offset = 0;
+  sp_status status = SP_OK;
+  for (size_t i = 0; i < writer->stored_count && status == SP_OK; i++) {
+    const stored_member *member = &writer->stored[i];
+    uint32_t crc = 0;
+    status = write_stored_member(&file, member, offset, &crc);
+    if (status == SP_OK) status = append_central_entry(&directory, member, crc, offset);
+    offset += LOCAL_HEADER_BYTES + strlen(member->name) + member->size;
+  }
+  uint8_t end[END_RECORD_BYTES] = {0};
+  store_u32le(end, 0x06054b50);
+  store_u16le(end + 8, (uint16_t)writer->stored_count);
+  store_u16le(end + 10, (uint16_t)writer->stored_count);
+  store_u32le(end + 12, (uint32_t)directory.size);
+  store_u32le(end + 16, (uint32_t)offset);
+  if (status == SP_OK) status = sp_buffer_append(&directory, end, sizeof end);
+  if (status == SP_OK) status = sp_atomic_write(&file, directory.data, directory.size);
+  sp_buffer_free(&directory);
+  if (status == SP_OK) return sp_atomic_commit(&file);
+  sp_atomic_abort(&file);
+  return status;
 }
 
 sp_status sp_zip_writer_commit(sp_zip_writer *writer) {
@@ -768,6 +942,8 @@ sp_status sp_zip_writer_commit(sp_zip_writer *writer) {
     /* libzip deletes an archive with no members; Python writes the bare end record. */
     static const uint8_t empty_archive[22] = {'P', 'K', 5, 6};
     status = sp_write_file_atomic(writer->final_path, empty_archive, sizeof empty_archive);
+  } else if (fits_stored_writer(writer)) {
+    status = write_stored_archive(writer); /* libzip's archive is then discarded, freeing owned bytes */
   } else if (zip_close(writer->archive) < 0) {
     status = sp_fail(SP_ERROR_IO, "%s: writing the archive: %s", writer->final_path, zip_strerror(writer->archive));
   } else {
@@ -784,6 +960,8 @@ void sp_zip_writer_abort(sp_zip_writer *writer) {
   if (!writer) return;
   if (writer->archive) zip_discard(writer->archive);
   if (writer->temp_path) unlink(writer->temp_path);
+  for (size_t i = 0; i < writer->stored_count; i++) free(writer->stored[i].name);
+  free(writer->stored);
   free(writer->temp_path);
   free(writer->final_path);
   free(writer);

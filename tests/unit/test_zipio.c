@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zip.h>
 #include <zlib.h>
 
 #include "core/bytes.h"
@@ -291,6 +292,77 @@ Test(zip_write, round_trip_with_keras_defaults_and_options) {
   free(weights_copy);
   free(asset);
   free(path);
+  free(directory);
+}
+
+/* Archives of STORED members held in memory (every .keras save) are written by zipio itself,
+ * with the CRC-32 of large members computed while they are written; the bytes must be exactly
+ * those libzip writes when given the same members with the same calls zipio makes of it. */
+typedef struct libzip_member {
+  const char *name;
+  const void *data;
+  size_t size;
+  int has_time;
+  time_t modified;
+  uint32_t mode;
+} libzip_member;
+
+static void write_with_libzip(const char *path, const libzip_member *members, size_t count) {
+  int error = 0;
+  zip_t *archive = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &error);
+  cr_assert_not_null(archive);
+  for (size_t i = 0; i < count; i++) {
+    zip_source_t *source = zip_source_buffer(archive, members[i].size ? members[i].data : NULL, members[i].size, 0);
+    zip_int64_t index = zip_file_add(archive, members[i].name, source, ZIP_FL_ENC_GUESS);
+    cr_assert_geq(index, 0);
+    zip_uint64_t at = (zip_uint64_t)index;
+    cr_assert_eq(members[i].has_time ? zip_file_set_mtime(archive, at, members[i].modified, 0)
+                                     : zip_file_set_dostime(archive, at, 0, 0x0021, 0), 0);
+    cr_assert_eq(zip_set_file_compression(archive, at, ZIP_CM_STORE, 0), 0);
+    cr_assert_eq(zip_file_set_external_attributes(archive, at, 0, ZIP_OPSYS_UNIX, members[i].mode << 16), 0);
+  }
+  cr_assert_eq(zip_close(archive), 0);
+}
+
+Test(zip_write, stored_archives_are_byte_identical_to_libzip) {
+  char *directory = NULL, *ours = scratch_file("zip-stored-writer", "ours.keras", &directory);
+  char *theirs = sp_path_join(directory, "libzip.keras");
+  size_t weights_size = (5 << 20) + 3; /* over the floor for a background CRC-32 */
+  uint8_t *weights = malloc(weights_size);
+  for (size_t i = 0; i < weights_size; i++) weights[i] = (uint8_t)(i * 2654435761u >> 24);
+  const char *metadata = "{\"keras_version\": \"3.7.0\"}";
+  libzip_member members[] = {
+      {"metadata.json", metadata, strlen(metadata), 0, 0, 0600},
+      {"config.json", "{}", 2, 0, 0, 0600},
+      {"assets/empty", "", 0, 0, 0, 0644},
+      {"model.weights.h5", weights, weights_size, 1, 1735907546 /* 2025-01-03 12:32:26 UTC */, 0600},
+  };
+  size_t count = sizeof members / sizeof *members;
+  write_with_libzip(theirs, members, count);
+  sp_zip_writer *writer = NULL;
+  SP_ASSERT_OK(sp_zip_writer_open(ours, &writer));
+  for (size_t i = 0; i < count; i++) {
+    sp_zip_entry_options options = {SP_ZIP_STORED, members[i].has_time, members[i].modified, members[i].mode};
+    if (i == 3) SP_ASSERT_OK(sp_zip_writer_add_owned(writer, members[i].name, weights, weights_size, &options));
+    else SP_ASSERT_OK(sp_zip_writer_add(writer, members[i].name, members[i].data, members[i].size, &options));
+  }
+  SP_ASSERT_OK(sp_zip_writer_commit(writer)); /* frees weights, so libzip wrote first */
+  uint8_t *our_bytes = NULL, *their_bytes = NULL;
+  size_t our_size = 0, their_size = 0;
+  SP_ASSERT_OK(sp_read_file(ours, SIZE_MAX, &our_bytes, &our_size));
+  SP_ASSERT_OK(sp_read_file(theirs, SIZE_MAX, &their_bytes, &their_size));
+  cr_assert_eq(our_size, their_size);
+  size_t first_difference = 0;
+  while (first_difference < our_size && our_bytes[first_difference] == their_bytes[first_difference]) first_difference++;
+  cr_assert_eq(first_difference, our_size, "the archives differ from byte %zu", first_difference);
+  DIR *listing = opendir(directory);
+  for (struct dirent *entry; (entry = readdir(listing));)
+    cr_assert_not(sp_path_is_temporary(entry->d_name), "left behind: %s", entry->d_name);
+  closedir(listing);
+  free(our_bytes);
+  free(their_bytes);
+  free(theirs);
+  free(ours);
   free(directory);
 }
 
