@@ -861,9 +861,9 @@ Test(h5_write, path_and_image_give_identical_bytes_that_read_back) {
   free(path);
 }
 
-/* Large tensors written to a file on disk go out in pieces of whole rows (a partial last piece
- * included); the file must hold the same bytes as an image written whole, and read back as the
- * ramp written. */
+/* Large tensors written to (and read from) a file on disk move in pieces of whole rows (a
+ * partial last piece included); the file must hold the same bytes as an image written whole,
+ * and read back as the ramp written. */
 Test(h5_write, large_tensors_written_in_pieces_match_the_image) {
   int64_t matrix_shape[2] = {3001, 500}, vector_shape[1] = {1500007}, cube_shape[3] = {700, 30, 25};
   sp_tensor *tensors[3] = {ramp(SP_FLOAT32, 2, matrix_shape), ramp(SP_INT16, 1, vector_shape),
@@ -882,9 +882,12 @@ Test(h5_write, large_tensors_written_in_pieces_match_the_image) {
   SP_ASSERT_OK(sp_read_file(path, SIZE_MAX, &on_disk, &disk_size));
   cr_assert_eq(size, disk_size);
   cr_assert(memcmp(image, on_disk, size) == 0, "the pieces and the whole write differ");
-  SP_ASSERT_OK(sp_h5_open(path, &file));
+  SP_ASSERT_OK(sp_h5_open(path, &file)); /* read back in pieces too, into new and existing tensors */
   for (int i = 0; i < 3; i++) {
     sp_tensor *actual = read_dataset(file, names[i]);
+    assert_same_tensor(actual, tensors[i], names[i]);
+    memset(actual->data, 0x5a, actual->size);
+    SP_ASSERT_OK(sp_h5_read_tensor_into(file, names[i], actual));
     assert_same_tensor(actual, tensors[i], names[i]);
     sp_tensor_free(actual);
     sp_tensor_free(tensors[i]);
