@@ -22,7 +22,10 @@
  * committed: to a temporary file beside the final path, fsynced and renamed over it
  * (core/file.h). Defaults reproduce what Keras gets from Python's zipfile: STORED, DOS time
  * 1980-01-01 00:00:00 (zipfile.open(name, "w")), Unix permissions 0600. A member time
- * (writestr uses the current local time) and DEFLATE are options.
+ * (writestr uses the current local time) and DEFLATE are options. An archive of STORED
+ * members added from memory (a .keras save) is written by zipio itself, byte for byte as
+ * libzip would write it, with large members' CRC-32 computed while their bytes go out;
+ * anything else is written by libzip.
  *
  * Memory ownership while writing: libzip reads member data only at commit, so
  *   - sp_zip_writer_add borrows the bytes: they must stay valid and unchanged until
