@@ -77,6 +77,9 @@ typedef struct sp_atomic_file {
 sp_status sp_atomic_open(const char *final_path, sp_atomic_file *file) SP_MUST_CHECK;
 /* Writes all bytes (retrying short writes); ENOSPC and friends become clear SP_ERROR_IO messages. */
 sp_status sp_atomic_write(sp_atomic_file *file, const void *data, size_t size) SP_MUST_CHECK;
+/* Overwrites size bytes at offset of what was written so far (a header patched once the
+ * bytes after it are known); the write position stays where it was. */
+sp_status sp_atomic_write_at(sp_atomic_file *file, uint64_t offset, const void *data, size_t size) SP_MUST_CHECK;
 /* fsync, close, rename over the final path, fsync the directory. Releases the handle either way. */
 sp_status sp_atomic_commit(sp_atomic_file *file) SP_MUST_CHECK;
 /* Closes and removes the temporary file; the final path is untouched. Safe after a failed commit. */

@@ -855,6 +855,65 @@ sp_status sp_h5_describe_dataset(sp_h5_file *file, const char *path, sp_h5_datas
   return status;
 }
 
+/* A large tensor read from or written to a file on disk moves in pieces of whole rows of about
+ * 256 KiB through a small buffer, rather than by one read() or write() straight into or out of
+ * the tensor: on the VMs we measured, the kernel touching a large user buffer costs about 1 s
+ * per GiB the first time (see sp_atomic_write in core/file.c), a copy in user space through a
+ * buffer it keeps touching does not. Images (the core driver copies in user space anyway),
+ * tensors under 1 MiB, rows over 256 KiB and, when reading, datasets that are not contiguous
+ * (chunks would be decoded once per piece) move whole. The bytes are the same either way. */
+enum { PIECE_BYTES = 256 << 10 };
+
+static int worth_moving_in_pieces(const sp_h5_file *file, const sp_tensor *tensor) {
+  return !file->image && tensor->rank >= 1 && tensor->size >= 4 * PIECE_BYTES && tensor->shape[0] > 0 &&
+         tensor->size / (size_t)tensor->shape[0] <= PIECE_BYTES;
+}
+
+static int is_contiguous(hid_t dataset) {
+  hid_t creation = H5Dget_create_plist(dataset);
+  int contiguous = creation >= 0 && H5Pget_layout(creation) == H5D_CONTIGUOUS;
+  if (creation >= 0) H5Pclose(creation);
+  return contiguous;
+}
+
+/* Reads (reading) or writes the whole dataset from or to tensor, a piece of rows at a time. */
+static herr_t move_in_pieces(hid_t dataset, hid_t memory_type, sp_tensor *tensor, int reading) {
+  size_t rows = (size_t)tensor->shape[0], row_bytes = tensor->size / rows, piece_rows = PIECE_BYTES / row_bytes;
+  uint8_t *piece = malloc(piece_rows * row_bytes), *data = tensor->data;
+  hid_t file_space = piece ? H5Dget_space(dataset) : -1;
+  if (file_space < 0) {
+    free(piece);
+    return reading ? H5Dread(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data)
+                   : H5Dwrite(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+  }
+  hsize_t start[SP_MAX_RANK] = {0}, count[SP_MAX_RANK];
+  for (int axis = 0; axis < tensor->rank; axis++) count[axis] = (hsize_t)tensor->shape[axis];
+  herr_t result = 0;
+  for (size_t row = 0; result >= 0 && row < rows; row += piece_rows) {
+    size_t taken = rows - row < piece_rows ? rows - row : piece_rows;
+    start[0] = row;
+    count[0] = taken;
+    if (!reading) memcpy(piece, data + row * row_bytes, taken * row_bytes);
+    hid_t memory_space = H5Screate_simple(tensor->rank, count, NULL);
+    result = memory_space < 0 ? -1 : H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, NULL, count, NULL);
+    if (result >= 0)
+      result = reading ? H5Dread(dataset, memory_type, memory_space, file_space, H5P_DEFAULT, piece)
+                       : H5Dwrite(dataset, memory_type, memory_space, file_space, H5P_DEFAULT, piece);
+    if (result >= 0 && reading) memcpy(data + row * row_bytes, piece, taken * row_bytes);
+    if (memory_space >= 0) H5Sclose(memory_space);
+  }
+  H5Sclose(file_space);
+  free(piece);
+  return result;
+}
+
+/* H5Dread of the whole dataset into target, in pieces where that pays. */
+static herr_t read_whole(const sp_h5_file *file, hid_t dataset, hid_t memory_type, sp_tensor *target) {
+  if (worth_moving_in_pieces(file, target) && is_contiguous(dataset))
+    return move_in_pieces(dataset, memory_type, target, 1);
+  return H5Dread(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, target->data);
+}
+
 sp_status sp_h5_read_tensor(sp_h5_file *file, const char *path, uint64_t limit, sp_tensor **tensor) {
   h5_prepare();
   *tensor = NULL;
@@ -868,7 +927,7 @@ sp_status sp_h5_read_tensor(sp_h5_file *file, const char *path, uint64_t limit, 
     if (!result) status = sp_error_context(SP_ERROR_NO_MEMORY, "%s: dataset '%s'", file->name, shown_path(path));
   }
   if (status == SP_OK && result->size &&
-      H5Dread(dataset, view.memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, result->data) < 0)
+      read_whole(file, dataset, view.memory_type, result) < 0)
     status = hdf5_fail(SP_ERROR_FORMAT, file->name, "dataset '%s': reading its data", shown_path(path));
   if (status == SP_OK && result->dtype == SP_BOOL) {
     uint8_t *values = result->data;
@@ -898,7 +957,7 @@ sp_status sp_h5_read_tensor_into(sp_h5_file *file, const char *path, sp_tensor *
                        sp_dtype_name(target->dtype), sp_shape_format(target->rank, target->shape, expected, sizeof expected));
   }
   if (status == SP_OK && target->size &&
-      H5Dread(dataset, view.memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, target->data) < 0)
+      read_whole(file, dataset, view.memory_type, target) < 0)
     status = hdf5_fail(SP_ERROR_FORMAT, file->name, "dataset '%s': reading its data", shown_path(path));
   if (status == SP_OK && target->dtype == SP_BOOL) {
     uint8_t *values = target->data;
@@ -1332,8 +1391,11 @@ sp_status sp_h5_write_tensor(sp_h5_file *file, const char *path, const sp_tensor
     status = hdf5_fail(SP_ERROR_INTERNAL, file->name, "dataset '%s': building its properties", path);
   hid_t dataset = status == SP_OK ? H5Dcreate2(file->id, path, type, space, links, creation, H5P_DEFAULT) : -1;
   if (status == SP_OK && dataset < 0) status = hdf5_fail(SP_ERROR_IO, file->name, "creating dataset '%s'", path);
-  if (status == SP_OK && tensor->size && H5Dwrite(dataset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, tensor->data) < 0)
-    status = hdf5_fail(SP_ERROR_IO, file->name, "writing dataset '%s'", path);
+  herr_t written = 0;
+  if (status == SP_OK && tensor->size)
+    written = worth_moving_in_pieces(file, tensor) ? move_in_pieces(dataset, type, (sp_tensor *)tensor, 0)
+                                                   : H5Dwrite(dataset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, tensor->data);
+  if (written < 0) status = hdf5_fail(SP_ERROR_IO, file->name, "writing dataset '%s'", path);
   close_id(dataset);
   close_id(creation);
   close_id(links);

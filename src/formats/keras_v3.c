@@ -10,7 +10,9 @@
  *
  * Read safely: zipio refuses escaping member names, duplicates, links and zip bombs before
  * anything is read; members are read under the load's limits (model.weights.h5, STORED as
- * Keras writes it, is lent to HDF5 in place from the mapped archive after its CRC-32 check); config.json is checked for code
+ * Keras writes it, is lent to HDF5 in place from the mapped archive while a second thread
+ * checks its CRC-32; a mismatch discards the model and reports the corrupt member as a copying
+ * read would); config.json is checked for code
  * (nn/config.c) before a layer is built; the pickled npz weights variant is refused.
  */
 #include <stdio.h>
@@ -120,10 +122,22 @@ static int probe(const sp_probe_input *input, sp_probe_info *info) {
 
 /* ---- loading ---- */
 
-/* Opens model.weights.h5: from disk in a directory, else lent to HDF5 from the archive
- * (in place when STORED, as Keras writes it), kept in *image until the file is closed. */
-static sp_status open_weights(archive *source, const sp_load_options *options, sp_zip_view *image, sp_h5_file **file) {
+/* Starts lending model.weights.h5 from the archive (in place when STORED, as Keras writes it),
+ * its CRC-32 checked on a second thread while the model is built and the weights read; see
+ * finish_weights. Nothing to do for a directory or an archive without the member (open_weights
+ * reports that). */
+static sp_status start_weights(archive *source, const sp_load_options *options, sp_zip_view *image) {
   *image = (sp_zip_view){0};
+  if (!source->zip || !archive_has(source, WEIGHTS_MEMBER)) return SP_OK;
+  /* The HDF5 image also holds metadata besides the weights: allow a little over the weights limit. */
+  uint64_t limit = options->max_total_bytes + (UINT64_C(64) << 20);
+  return sp_zip_view_member_start(source->zip, WEIGHTS_MEMBER, limit, image);
+}
+
+/* Opens model.weights.h5: from disk in a directory, else the image start_weights lent (started
+ * here when it has not been), kept in *image until the file is closed. */
+static sp_status open_weights(archive *source, const sp_load_options *options, sp_zip_view *image,
+                              sp_h5_file **file) {
   *file = NULL;
   if (!archive_has(source, WEIGHTS_MEMBER)) {
     if (archive_has(source, NPZ_MEMBER))
@@ -131,20 +145,26 @@ static sp_status open_weights(archive *source, const sp_load_options *options, s
                      "objects; savepoint does not unpickle. Re-save the model with weights_format=\"h5\"", source->path);
     return sp_fail(SP_ERROR_FORMAT, "'%s' has no model.weights.h5 (or .npz)", source->path);
   }
-  char name[4200];
-  snprintf(name, sizeof name, "%s:%s", source->path, WEIGHTS_MEMBER);
   if (!source->zip) {
     char *path = sp_path_join(source->path, WEIGHTS_MEMBER);
     sp_status status = path ? sp_h5_open(path, file) : SP_ERROR_NO_MEMORY;
     free(path);
     return status;
   }
-  /* The HDF5 image also holds metadata besides the weights: allow a little over the weights limit. */
-  uint64_t limit = options->max_total_bytes + (UINT64_C(64) << 20);
-  SP_TRY(sp_zip_view_member(source->zip, WEIGHTS_MEMBER, limit, image));
-  sp_status status = sp_h5_open_image(image->data, image->size, name, file);
-  if (status != SP_OK) sp_zip_view_release(image);
-  return status;
+  if (!image->data) SP_TRY(start_weights(source, options, image));
+  char name[4200];
+  snprintf(name, sizeof name, "%s:%s", source->path, WEIGHTS_MEMBER);
+  return sp_h5_open_image(image->data, image->size, name, file);
+}
+
+/* Closes the weights and waits for the CRC-32 check of the lent image. A corrupt member wins
+ * over whatever reading it gave (status), with the error a copying read reports, as when the
+ * check ran before HDF5 saw the bytes. */
+static sp_status finish_weights(sp_h5_file *file, sp_zip_view *image, sp_status status) {
+  sp_h5_close(file);
+  sp_status verified = sp_zip_view_finish(image);
+  sp_zip_view_release(image);
+  return verified != SP_OK ? verified : status;
 }
 
 /* config.json → model (compiled when asked), then model.weights.h5 into it. */
@@ -157,6 +177,13 @@ static sp_status load_archive(archive *source, const sp_load_options *options, s
   sp_status status = archive_has(source, CONFIG_MEMBER)
                          ? archive_read_json(source, CONFIG_MEMBER, options->max_config_bytes, &config)
                          : sp_fail(SP_ERROR_FORMAT, "'%s' has no config.json: it is not a Keras archive", source->path);
+  /* Started before the model is built, so the check overlaps the build; should it fail, it
+   * is started again by open_weights and fails there, after the config's own errors. */
+  if (status == SP_OK && start_weights(source, options, &image) != SP_OK) {
+    sp_zip_view_release(&image);
+    image = (sp_zip_view){0};
+    sp_clear_error();
+  }
   if (status == SP_OK) status = sp_keras_model_from_object(config, 0, context, model);
   int compiled = 0;
   if (status == SP_OK) status = sp_keras_model_restore_training(*model, NULL, options, context, &compiled);
@@ -166,8 +193,7 @@ static sp_status load_archive(archive *source, const sp_load_options *options, s
     snprintf(where, sizeof where, "'%s' %s", source->path, WEIGHTS_MEMBER);
     status = sp_keras3_weights_read(*model, weights, options, compiled, where);
   }
-  sp_h5_close(weights);
-  sp_zip_view_release(&image);
+  status = finish_weights(weights, &image, status);
   json_object_put(config);
   if (status != SP_OK) {
     sp_model_free(*model);
@@ -207,8 +233,7 @@ static sp_status load_weights(sp_model *model, const char *path, const sp_load_o
     snprintf(where, sizeof where, "'%s' %s", path, WEIGHTS_MEMBER);
     status = sp_keras3_weights_read(model, weights, options, options->compile, where);
   }
-  sp_h5_close(weights);
-  sp_zip_view_release(&image);
+  status = finish_weights(weights, &image, status);
   archive_close(&source);
   return status;
 }

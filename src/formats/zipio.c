@@ -8,6 +8,7 @@
  */
 #include "formats/zipio.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,11 +44,23 @@ struct sp_zip_reader {
   size_t memory_size;
 };
 
+/* What savepoint's own writer needs of a member added from memory (see write_stored_archive). */
+typedef struct stored_member {
+  char *name;
+  const uint8_t *data; /* borrowed from libzip's source, which keeps it until commit or discard */
+  size_t size;
+  uint16_t dos_time, dos_date;
+  uint32_t mode;
+} stored_member;
+
 struct sp_zip_writer {
   zip_t *archive;
   char *final_path;
   char *temp_path;
   size_t count;
+  stored_member *stored; /* every member, while all can be written without libzip */
+  size_t stored_count, stored_capacity;
+  int needs_libzip; /* a member only libzip writes: DEFLATE, from a file, an unusual name or time */
 };
 
 /* ------------------------------------------------------------ member names ---- */
@@ -520,10 +533,11 @@ static sp_status view_archive(const sp_zip_reader *reader, uint64_t offset, uint
   return SP_OK;
 }
 
-/* Lends a STORED member's bytes where they lie in the archive, after checking its local
- * header and its CRC-32. 0 when they cannot be lent as they are (the caller then reads the
- * member through libzip, which reports any damage as it always has). */
-static int lend_stored(const sp_zip_reader *reader, const sp_zip_member *member, sp_zip_view *out) {
+/* Maps (or points to) a STORED member's bytes where they lie in the archive, after checking
+ * its local header signature and that header and data lie inside the archive. 0 when they
+ * cannot be lent as they are (the caller then reads the member through libzip, which
+ * reports any damage as it always has). The CRC-32 is not checked here. */
+static int locate_stored(const sp_zip_reader *reader, const sp_zip_member *member, sp_file_view *body) {
   enum { LOCAL_HEADER = 30 };
   uint64_t offset = reader->local_header_offsets[member - reader->members];
   if (member->method != SP_ZIP_STORED || member->compressed_size != member->size || offset == UINT64_MAX) return 0;
@@ -532,29 +546,116 @@ static int lend_stored(const sp_zip_reader *reader, const sp_zip_member *member,
   int signed_right = sp_load_u32le(header.data) == 0x04034b50;
   uint64_t data_offset = offset + LOCAL_HEADER + load_u16le(header.data + 26) + load_u16le(header.data + 28);
   sp_file_view_close(&header);
-  sp_file_view body;
-  if (!signed_right || view_archive(reader, data_offset, member->size, &body) != SP_OK) return 0;
-  if (sp_crc32_extend(0, body.data, body.size) != member->crc32) {
-    sp_file_view_close(&body);
-    return 0;
-  }
-  *out = (sp_zip_view){.data = body.data, .size = body.size, .mapped = body};
-  return 1;
+  return signed_right && view_archive(reader, data_offset, member->size, body) == SP_OK;
 }
 
-sp_status sp_zip_view_member(sp_zip_reader *reader, const char *name, uint64_t limit, sp_zip_view *view) {
-  static const uint8_t empty[1];
-  *view = (sp_zip_view){.data = empty};
+/* A CRC-32 over bytes, computed on a second thread when asked (and one can be started). */
+typedef struct crc_job {
+  const uint8_t *data;
+  size_t size;
+  uint32_t crc;
+  int threaded;
+  pthread_t thread;
+} crc_job;
+
+static void *run_crc_job(void *argument) {
+  crc_job *job = argument;
+  job->crc = sp_crc32_extend(0, job->data, job->size);
+  return NULL;
+}
+
+/* job must stay at its address until crc_job_finish. */
+static void crc_job_start(crc_job *job, const uint8_t *data, size_t size, int in_background) {
+  *job = (crc_job){.data = data, .size = size};
+  job->threaded = in_background && pthread_create(&job->thread, NULL, run_crc_job, job) == 0;
+  if (!job->threaded) run_crc_job(job);
+}
+
+static uint32_t crc_job_finish(crc_job *job) {
+  if (job->threaded) pthread_join(job->thread, NULL);
+  job->threaded = 0;
+  return job->crc;
+}
+
+/* The CRC-32 check of lent bytes, and what a mismatch needs to read the member again. */
+struct sp_zip_crc_check {
+  sp_zip_reader *reader;
   const sp_zip_member *member;
-  SP_TRY(find_readable(reader, name, limit, &member));
-  if (lend_stored(reader, member, view)) return SP_OK;
+  uint64_t limit;
+  crc_job job;
+};
+
+/* Waits for the CRC-32 and frees the check; 1 when it matches the member's. */
+static int join_check(sp_zip_crc_check *check) {
+  int matches = crc_job_finish(&check->job) == check->member->crc32;
+  free(check);
+  return matches;
+}
+
+/* The copying read, into a view: what every member that cannot be lent (or lent bytes whose
+ * CRC-32 failed) gets. */
+static sp_status view_copy(sp_zip_reader *reader, const sp_zip_member *member, uint64_t limit, sp_zip_view *view) {
+  static const uint8_t empty[1];
   sp_clear_error(); /* whatever stopped the lending, the read below reports it as reads do */
-  SP_TRY(sp_zip_read(reader, name, limit, &view->copy, &view->size));
+  view->data = empty;
+  SP_TRY(sp_zip_read(reader, member->name, limit, &view->copy, &view->size));
   view->data = view->copy ? view->copy : empty;
   return SP_OK;
 }
 
+/* Lends or copies the member; with in_background, a lent member's CRC-32 is computed on a
+ * second thread (or here, when no thread can be started). */
+static sp_status view_member(sp_zip_reader *reader, const char *name, uint64_t limit, int in_background,
+                             sp_zip_view *view) {
+  static const uint8_t empty[1];
+  *view = (sp_zip_view){.data = empty};
+  const sp_zip_member *member;
+  SP_TRY(find_readable(reader, name, limit, &member));
+  sp_file_view body;
+  if (!locate_stored(reader, member, &body)) return view_copy(reader, member, limit, view);
+  sp_zip_crc_check *check = sp_alloc_zeroed(1, sizeof *check);
+  if (!check) {
+    sp_file_view_close(&body);
+    return SP_ERROR_NO_MEMORY;
+  }
+  *check = (sp_zip_crc_check){.reader = reader, .member = member, .limit = limit};
+  *view = (sp_zip_view){.data = body.data, .size = body.size, .mapped = body, .check = check};
+  crc_job_start(&check->job, body.data, body.size, in_background);
+  return SP_OK;
+}
+
+/* Waits for the view's check; on a mismatch, replaces the lent bytes with libzip's copying
+ * read, which reports the damage. Should that read succeed (the archive changed under us),
+ * the copy is kept only when the caller has not used the lent bytes yet (keep_copy). */
+static sp_status finish_check(sp_zip_view *view, int keep_copy) {
+  sp_zip_crc_check *check = view->check;
+  if (!check) return SP_OK;
+  view->check = NULL;
+  sp_zip_reader *reader = check->reader;
+  const sp_zip_member *member = check->member;
+  uint64_t limit = check->limit;
+  if (join_check(check)) return SP_OK;
+  sp_zip_view_release(view);
+  sp_status status = view_copy(reader, member, limit, view);
+  if (status != SP_OK || keep_copy) return status;
+  sp_zip_view_release(view); /* libzip read what we did not: the archive changed while we read it */
+  return sp_fail(SP_ERROR_CHECKSUM, "%s: member '%s' changed while it was being read", reader->name, member->name);
+}
+
+sp_status sp_zip_view_finish(sp_zip_view *view) { return finish_check(view, 0); }
+
+sp_status sp_zip_view_member_start(sp_zip_reader *reader, const char *name, uint64_t limit, sp_zip_view *view) {
+  return view_member(reader, name, limit, 1, view);
+}
+
+sp_status sp_zip_view_member(sp_zip_reader *reader, const char *name, uint64_t limit, sp_zip_view *view) {
+  SP_TRY(view_member(reader, name, limit, 0, view));
+  return finish_check(view, 1);
+}
+
 void sp_zip_view_release(sp_zip_view *view) {
+  if (view->check) (void)join_check(view->check);
+  view->check = NULL;
   sp_file_view_close(&view->mapped);
   free(view->copy);
   view->copy = NULL;
@@ -654,6 +755,35 @@ static sp_status add_source(sp_zip_writer *writer, const char *name, zip_source_
   return SP_OK;
 }
 
+/* Notes a member added from memory for write_stored_archive, or marks the archive as one for
+ * libzip when that writer would not write it exactly as libzip does: DEFLATE, a name with
+ * bytes outside ASCII (libzip may flag it UTF-8), a time outside the DOS range. */
+static void remember_stored(sp_zip_writer *writer, const char *name, const void *data, size_t size,
+                            const sp_zip_entry_options *options) {
+  stored_member member = {.data = data, .size = size, .dos_time = 0, .dos_date = 0x0021, .mode = 0600};
+  if (options && options->mode) member.mode = options->mode;
+  for (const char *c = name; *c; c++)
+    if ((unsigned char)*c >= 0x80) writer->needs_libzip = 1;
+  if (options && options->method == SP_ZIP_DEFLATED) writer->needs_libzip = 1;
+  if (options && options->has_time) {
+    struct tm local;
+    if (!localtime_r(&options->modified, &local) || local.tm_year < 80 || local.tm_year > 207) {
+      writer->needs_libzip = 1;
+    } else {
+      member.dos_time = (uint16_t)(local.tm_hour << 11 | local.tm_min << 5 | local.tm_sec / 2);
+      member.dos_date = (uint16_t)((local.tm_year - 80) << 9 | (local.tm_mon + 1) << 5 | local.tm_mday);
+    }
+  }
+  if (writer->needs_libzip) return;
+  if (SP_RESERVE(writer->stored, writer->stored_capacity, writer->stored_count + 1) != SP_OK ||
+      !(member.name = sp_strdup(name))) {
+    sp_clear_error(); /* libzip writes it instead */
+    writer->needs_libzip = 1;
+    return;
+  }
+  writer->stored[writer->stored_count++] = member;
+}
+
 static sp_status add_buffer(sp_zip_writer *writer, const char *name, const void *data, size_t size, int owned,
                             const sp_zip_entry_options *options) {
   if (owned && size == 0) { /* libzip is given no buffer for an empty member */
@@ -665,7 +795,9 @@ static sp_status add_buffer(sp_zip_writer *writer, const char *name, const void 
     if (owned) free((void *)data);
     return writer_fail(writer, name, "buffering it");
   }
-  return add_source(writer, name, source, options, 0600);
+  SP_TRY(add_source(writer, name, source, options, 0600));
+  remember_stored(writer, name, size ? data : NULL, size, options);
+  return SP_OK;
 }
 
 sp_status sp_zip_writer_add(sp_zip_writer *writer, const char *name, const void *data, size_t size,
@@ -686,7 +818,122 @@ sp_status sp_zip_writer_add_file(sp_zip_writer *writer, const char *name, const 
                    name, source_path);
   zip_source_t *source = zip_source_file(writer->archive, source_path, 0, -1);
   if (!source) return writer_fail(writer, name, "opening its source file");
+  writer->needs_libzip = 1;
   return add_source(writer, name, source, options, (uint32_t)status_of_file.st_mode & 0xffff);
+}
+
+/* ---- savepoint's own writer for archives of STORED members held in memory (.keras saves) ----
+ *
+ * libzip always computes a STORED member's CRC-32 itself, with zlib, before the member's bytes
+ * go out: a second pass over a 1 GiB weights image. This writer computes it with core/hash on
+ * a second thread while the bytes are being written, then patches the local header. It writes
+ * exactly the bytes libzip writes for such archives (the unit test compares them): version
+ * made by 6.3 on Unix, version needed 1.0, no flags, no extra fields, no data descriptors,
+ * internal attributes 0, the member's mode in the external attributes. Anything else (zip64
+ * sizes, DEFLATE, members from files) is left to libzip. */
+
+enum { LOCAL_HEADER_BYTES = 30, CENTRAL_HEADER_BYTES = 46, END_RECORD_BYTES = 22 };
+/* Large members get their CRC-32 on a second thread; small ones are not worth a thread. */
+static const size_t background_crc_floor = 1 << 20;
+
+static void store_u16le(uint8_t *at, uint16_t value) {
+  at[0] = (uint8_t)value;
+  at[1] = (uint8_t)(value >> 8);
+}
+
+static void store_u32le(uint8_t *at, uint32_t value) {
+  store_u16le(at, (uint16_t)value);
+  store_u16le(at + 2, (uint16_t)(value >> 16));
+}
+
+/* 1 when every member was added from memory, STORED, and the archive needs no zip64 record. */
+static int fits_stored_writer(const sp_zip_writer *writer) {
+  if (writer->needs_libzip || writer->stored_count != writer->count || writer->count >= 0xffff) return 0;
+  uint64_t total = END_RECORD_BYTES;
+  for (size_t i = 0; i < writer->stored_count; i++) {
+    const stored_member *member = &writer->stored[i];
+    size_t name_length = strlen(member->name);
+    if (member->size >= 0xffffffffu || name_length > 0xffff) return 0;
+    total += LOCAL_HEADER_BYTES + CENTRAL_HEADER_BYTES + 2 * (uint64_t)name_length + member->size;
+  }
+  return total < 0xffffffffu;
+}
+
+/* The fields a local header and a central directory entry share, from "version needed" on. */
+static void store_common_fields(uint8_t *at, const stored_member *member, uint32_t crc) {
+  store_u16le(at, 10); /* version needed: 1.0, as libzip writes for STORED */
+  store_u16le(at + 2, 0); /* flags */
+  store_u16le(at + 4, 0); /* method: STORED */
+  store_u16le(at + 6, member->dos_time);
+  store_u16le(at + 8, member->dos_date);
+  store_u32le(at + 10, crc);
+  store_u32le(at + 14, (uint32_t)member->size); /* compressed */
+  store_u32le(at + 18, (uint32_t)member->size);
+  store_u16le(at + 22, (uint16_t)strlen(member->name));
+  store_u16le(at + 24, 0); /* extra field length */
+}
+
+/* Writes one member's local header and bytes at offset; *crc is its CRC-32. */
+static sp_status write_stored_member(sp_atomic_file *file, const stored_member *member, uint64_t offset,
+                                     uint32_t *crc) {
+  crc_job job;
+  crc_job_start(&job, member->data, member->size, member->size >= background_crc_floor);
+  uint8_t header[LOCAL_HEADER_BYTES];
+  store_u32le(header, 0x04034b50);
+  store_common_fields(header + 4, member, job.threaded ? 0 : job.crc);
+  sp_status status = sp_atomic_write(file, header, sizeof header);
+  if (status == SP_OK) status = sp_atomic_write(file, member->name, strlen(member->name));
+  if (status == SP_OK && member->size) status = sp_atomic_write(file, member->data, member->size);
+  int patch = job.threaded;
+  *crc = crc_job_finish(&job);
+  if (status == SP_OK && patch) {
+    uint8_t field[4];
+    store_u32le(field, *crc);
+    status = sp_atomic_write_at(file, offset + 14, field, sizeof field);
+  }
+  return status;
+}
+
+static sp_status append_central_entry(sp_buffer *directory, const stored_member *member, uint32_t crc,
+                                      uint64_t offset) {
+  uint8_t entry[CENTRAL_HEADER_BYTES];
+  store_u32le(entry, 0x02014b50);
+  store_u16le(entry + 4, 3 << 8 | 63); /* made on Unix by zip 6.3, as libzip says */
+  store_common_fields(entry + 6, member, crc);
+  store_u16le(entry + 32, 0); /* comment length */
+  store_u16le(entry + 34, 0); /* disk */
+  store_u16le(entry + 36, 0); /* internal attributes */
+  store_u32le(entry + 38, member->mode << 16);
+  store_u32le(entry + 42, (uint32_t)offset);
+  SP_TRY(sp_buffer_append(directory, entry, sizeof entry));
+  return sp_buffer_append(directory, member->name, strlen(member->name));
+}
+
+static sp_status write_stored_archive(const sp_zip_writer *writer) {
+  sp_atomic_file file;
+  SP_TRY(sp_atomic_open(writer->final_path, &file));
+  sp_buffer directory = {0};
+  uint64_t offset = 0;
+  sp_status status = SP_OK;
+  for (size_t i = 0; i < writer->stored_count && status == SP_OK; i++) {
+    const stored_member *member = &writer->stored[i];
+    uint32_t crc = 0;
+    status = write_stored_member(&file, member, offset, &crc);
+    if (status == SP_OK) status = append_central_entry(&directory, member, crc, offset);
+    offset += LOCAL_HEADER_BYTES + strlen(member->name) + member->size;
+  }
+  uint8_t end[END_RECORD_BYTES] = {0};
+  store_u32le(end, 0x06054b50);
+  store_u16le(end + 8, (uint16_t)writer->stored_count);
+  store_u16le(end + 10, (uint16_t)writer->stored_count);
+  store_u32le(end + 12, (uint32_t)directory.size);
+  store_u32le(end + 16, (uint32_t)offset);
+  if (status == SP_OK) status = sp_buffer_append(&directory, end, sizeof end);
+  if (status == SP_OK) status = sp_atomic_write(&file, directory.data, directory.size);
+  sp_buffer_free(&directory);
+  if (status == SP_OK) return sp_atomic_commit(&file);
+  sp_atomic_abort(&file);
+  return status;
 }
 
 sp_status sp_zip_writer_commit(sp_zip_writer *writer) {
@@ -695,6 +942,8 @@ sp_status sp_zip_writer_commit(sp_zip_writer *writer) {
     /* libzip deletes an archive with no members; Python writes the bare end record. */
     static const uint8_t empty_archive[22] = {'P', 'K', 5, 6};
     status = sp_write_file_atomic(writer->final_path, empty_archive, sizeof empty_archive);
+  } else if (fits_stored_writer(writer)) {
+    status = write_stored_archive(writer); /* libzip's archive is then discarded, freeing owned bytes */
   } else if (zip_close(writer->archive) < 0) {
     status = sp_fail(SP_ERROR_IO, "%s: writing the archive: %s", writer->final_path, zip_strerror(writer->archive));
   } else {
@@ -711,6 +960,8 @@ void sp_zip_writer_abort(sp_zip_writer *writer) {
   if (!writer) return;
   if (writer->archive) zip_discard(writer->archive);
   if (writer->temp_path) unlink(writer->temp_path);
+  for (size_t i = 0; i < writer->stored_count; i++) free(writer->stored[i].name);
+  free(writer->stored);
   free(writer->temp_path);
   free(writer->final_path);
   free(writer);

@@ -22,7 +22,10 @@
  * committed: to a temporary file beside the final path, fsynced and renamed over it
  * (core/file.h). Defaults reproduce what Keras gets from Python's zipfile: STORED, DOS time
  * 1980-01-01 00:00:00 (zipfile.open(name, "w")), Unix permissions 0600. A member time
- * (writestr uses the current local time) and DEFLATE are options.
+ * (writestr uses the current local time) and DEFLATE are options. An archive of STORED
+ * members added from memory (a .keras save) is written by zipio itself, byte for byte as
+ * libzip would write it, with large members' CRC-32 computed while their bytes go out;
+ * anything else is written by libzip.
  *
  * Memory ownership while writing: libzip reads member data only at commit, so
  *   - sp_zip_writer_add borrows the bytes: they must stay valid and unchanged until
@@ -83,18 +86,31 @@ const sp_zip_member *sp_zip_find(const sp_zip_reader *reader, const char *name);
 sp_status sp_zip_read(sp_zip_reader *reader, const char *name, uint64_t limit, uint8_t **data,
                       size_t *size) SP_MUST_CHECK;
 /* A member's bytes, lent in place (STORED) or copied (DEFLATE). */
+typedef struct sp_zip_crc_check sp_zip_crc_check;
 typedef struct sp_zip_view {
   const uint8_t *data; /* size bytes, valid until sp_zip_view_release; not NULL even when empty */
   size_t size;
   sp_file_view mapped; /* private */
   uint8_t *copy;       /* private */
+  sp_zip_crc_check *check; /* private: the CRC-32 check still running (sp_zip_view_member_start) */
 } sp_zip_view;
 
 /* Views a whole member with sp_zip_read's limits and checks (CRC-32 included), without a
  * copy when it is STORED. The view must not outlive the reader (a memory archive's bytes). */
 sp_status sp_zip_view_member(sp_zip_reader *reader, const char *name, uint64_t limit,
                              sp_zip_view *view) SP_MUST_CHECK;
-/* Releases a view (a zeroed or already-released view is allowed). */
+/* The same view, but a lent STORED member's CRC-32 is checked on a second thread while the
+ * caller already parses the bytes (a 1 GiB .keras weights member: the check then costs no
+ * wall-clock time). Until sp_zip_view_finish returns SP_OK the bytes are unverified: anything
+ * made from them must be thrown away when it fails. Copied members are verified already. */
+sp_status sp_zip_view_member_start(sp_zip_reader *reader, const char *name, uint64_t limit,
+                                   sp_zip_view *view) SP_MUST_CHECK;
+/* Waits for the check. On a mismatch the lent bytes are released and the member is read
+ * through libzip, so the error is exactly sp_zip_read's (SP_ERROR_CHECKSUM for a corrupt
+ * member). SP_OK for a zeroed view, a copied one, or one already finished. */
+sp_status sp_zip_view_finish(sp_zip_view *view) SP_MUST_CHECK;
+/* Releases a view, first waiting for a check still running (a zeroed or already-released
+ * view is allowed). */
 void sp_zip_view_release(sp_zip_view *view);
 /* Streams a member to directory/<name> through the atomic write path, creating the
  * parent directories inside directory. Besides limit, applies Keras's extraction guard

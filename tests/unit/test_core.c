@@ -270,6 +270,28 @@ Test(file, atomic_write_replaces_whole_file_and_leaves_no_temporaries) {
   free(dir);
 }
 
+/* sp_atomic_write_at patches bytes already written without moving where the next write goes. */
+Test(file, atomic_write_at_patches_in_place) {
+  char *dir = sp_test_temp_dir("atomic-write-at");
+  char *path = sp_path_join(dir, "archive.zip");
+  sp_atomic_file file;
+  SP_ASSERT_OK(sp_atomic_open(path, &file));
+  SP_ASSERT_OK(sp_atomic_write(&file, "hello world", 11));
+  SP_ASSERT_OK(sp_atomic_write_at(&file, 0, "J", 1));
+  SP_ASSERT_OK(sp_atomic_write_at(&file, 6, "W", 1));
+  SP_ASSERT_OK(sp_atomic_write(&file, "!", 1));
+  SP_ASSERT_OK(sp_atomic_commit(&file));
+  uint8_t *data;
+  size_t size;
+  SP_ASSERT_OK(sp_read_file(path, 100, &data, &size));
+  cr_assert_eq(size, 12);
+  cr_assert_eq(memcmp(data, "Jello World!", 12), 0);
+  free(data);
+  sp_remove_tree(dir);
+  free(path);
+  free(dir);
+}
+
 Test(file, read_into_needs_the_exact_size) {
   char *dir = sp_test_temp_dir("read-into");
   char *path = sp_path_join(dir, "w.bin");

@@ -90,6 +90,46 @@ Test(keras_v3, every_format_round_trips_bit_identical) {
   free(directory);
 }
 
+/* The weights member is lent to HDF5 while its CRC-32 is checked on another thread: a flipped
+ * byte, whether in the HDF5 superblock (HDF5 fails first) or among the weights (HDF5 reads it
+ * happily), must still fail the load as a corrupt archive, with no model left behind. */
+Test(keras_v3, corrupt_weights_member_fails_the_load_as_corrupt) {
+  char *directory = sp_test_temp_dir("keras-corrupt-weights");
+  char *path = sp_path_join(directory, "m.keras"), *corrupt = sp_path_join(directory, "corrupt.keras");
+  sp_model *model = dense_stack(3, 5);
+  sp_save_options options = sp_save_defaults();
+  SP_ASSERT_OK(sp_save(model, path, &options));
+  uint8_t *bytes = NULL;
+  size_t size = 0;
+  SP_ASSERT_OK(sp_read_file(path, SIZE_MAX, &bytes, &size));
+  size_t data = 0; /* the first byte of model.weights.h5's data: after its 30-byte local header and name */
+  for (size_t at = 0; at + 46 <= size && !data; at++)
+    if (memcmp(bytes + at, "PK\3\4", 4) == 0 && memcmp(bytes + at + 30, "model.weights.h5", 16) == 0) data = at + 46;
+  cr_assert(data > 0 && memcmp(bytes + data, "\x89HDF", 4) == 0, "found the HDF5 image in the archive");
+  size_t places[] = {data + 1, data + (size - data) / 2};
+  for (size_t i = 0; i < 2; i++) {
+    bytes[places[i]] ^= 0x10;
+    SP_ASSERT_OK(sp_write_file_atomic(corrupt, bytes, size));
+    bytes[places[i]] ^= 0x10;
+    sp_model *loaded = (sp_model *)&loaded; /* must come back NULL */
+    SP_ASSERT_FAILS(sp_load(corrupt, NULL, &loaded), SP_ERROR_CHECKSUM,
+                    "member 'model.weights.h5': its bytes do not match its CRC-32 (the archive is corrupt)");
+    cr_assert_null(loaded);
+    sp_model *target = dense_stack(3, 6);
+    SP_ASSERT_FAILS(sp_load_weights(target, corrupt, NULL), SP_ERROR_CHECKSUM, "do not match its CRC-32");
+    sp_model_free(target);
+  }
+  sp_model *intact = NULL;
+  SP_ASSERT_OK(sp_load(path, NULL, &intact));
+  cr_assert(sp_test_same_weights(model, intact));
+  sp_model_free(intact);
+  sp_model_free(model);
+  free(bytes);
+  free(corrupt);
+  free(path);
+  free(directory);
+}
+
 Test(keras_v3, unzipped_directory_variant_loads) {
   char *archive_path = sp_test_fixture("keras3.7-churn-keras-and-h5-same-model/my_model.keras");
   char *directory = sp_test_temp_dir("keras-unzipped");

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zip.h>
 #include <zlib.h>
 
 #include "core/bytes.h"
@@ -173,6 +174,53 @@ Test(zip_fixtures, stored_member_viewed_in_place) {
   free(path);
 }
 
+/* sp_zip_view_member_start lends the same bytes while the CRC-32 runs on another thread;
+ * sp_zip_view_finish then reports a corrupt member with sp_zip_read's own error, and a view
+ * released without finishing waits for its check (ASan: nothing leaks, nothing is unmapped
+ * under the thread). */
+Test(zip_fixtures, stored_member_checked_in_the_background) {
+  const char *relative = "keras3.7-churn-keras-and-h5-same-model/my_model.keras";
+  char *path = sp_test_fixture(relative);
+  size_t size = 0;
+  uint8_t *bytes = read_fixture_bytes(relative, &size);
+  sp_zip_reader *on_disk = NULL, *in_memory = NULL;
+  SP_ASSERT_OK(sp_zip_open(path, &on_disk));
+  uint8_t *copy = NULL;
+  size_t copy_size = 0;
+  SP_ASSERT_OK(sp_zip_read(on_disk, "model.weights.h5", SP_ZIP_NO_LIMIT, &copy, &copy_size));
+  sp_zip_view mapped, unfinished;
+  SP_ASSERT_OK(sp_zip_view_member_start(on_disk, "model.weights.h5", SP_ZIP_NO_LIMIT, &mapped));
+  cr_assert_eq(mapped.size, copy_size);
+  cr_assert(memcmp(mapped.data, copy, copy_size) == 0);
+  SP_ASSERT_OK(sp_zip_view_finish(&mapped));
+  SP_ASSERT_OK(sp_zip_view_finish(&mapped)); /* finishing twice is harmless */
+  cr_assert(memcmp(mapped.data, copy, copy_size) == 0, "still lent after the check");
+  sp_zip_view_release(&mapped);
+  SP_ASSERT_OK(sp_zip_view_member_start(on_disk, "model.weights.h5", SP_ZIP_NO_LIMIT, &unfinished));
+  sp_zip_view_release(&unfinished);
+  sp_zip_view refused;
+  SP_ASSERT_FAILS(sp_zip_view_member_start(on_disk, "model.weights.h5", 10, &refused), SP_ERROR_UNSAFE,
+                  "over the limit");
+  SP_ASSERT_OK(sp_zip_view_finish(&refused)); /* nothing was started */
+  sp_zip_view_release(&refused);
+
+  bytes[0xecd + 30 + 16 + 1000] ^= 0x40; /* a byte inside model.weights.h5's data */
+  SP_ASSERT_OK(sp_zip_open_memory(bytes, size, "corrupt.keras", &in_memory));
+  sp_zip_view pointed;
+  SP_ASSERT_OK(sp_zip_view_member_start(in_memory, "model.weights.h5", SP_ZIP_NO_LIMIT, &pointed));
+  cr_assert(pointed.data > bytes && pointed.data + pointed.size <= bytes + size, "lent before the check ends");
+  SP_ASSERT_FAILS(sp_zip_view_finish(&pointed), SP_ERROR_CHECKSUM,
+                  "corrupt.keras: member 'model.weights.h5': its bytes do not match its CRC-32 (the archive is corrupt)");
+  cr_assert_null(pointed.copy);
+  cr_assert_eq(pointed.size, 0);
+  sp_zip_view_release(&pointed);
+  sp_zip_close(in_memory);
+  sp_zip_close(on_disk);
+  free(copy);
+  free(bytes);
+  free(path);
+}
+
 /* ------------------------------------------------------------- writing ---- */
 
 Test(zip_write, round_trip_with_keras_defaults_and_options) {
@@ -244,6 +292,77 @@ Test(zip_write, round_trip_with_keras_defaults_and_options) {
   free(weights_copy);
   free(asset);
   free(path);
+  free(directory);
+}
+
+/* Archives of STORED members held in memory (every .keras save) are written by zipio itself,
+ * with the CRC-32 of large members computed while they are written; the bytes must be exactly
+ * those libzip writes when given the same members with the same calls zipio makes of it. */
+typedef struct libzip_member {
+  const char *name;
+  const void *data;
+  size_t size;
+  int has_time;
+  time_t modified;
+  uint32_t mode;
+} libzip_member;
+
+static void write_with_libzip(const char *path, const libzip_member *members, size_t count) {
+  int error = 0;
+  zip_t *archive = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &error);
+  cr_assert_not_null(archive);
+  for (size_t i = 0; i < count; i++) {
+    zip_source_t *source = zip_source_buffer(archive, members[i].size ? members[i].data : NULL, members[i].size, 0);
+    zip_int64_t index = zip_file_add(archive, members[i].name, source, ZIP_FL_ENC_GUESS);
+    cr_assert_geq(index, 0);
+    zip_uint64_t at = (zip_uint64_t)index;
+    cr_assert_eq(members[i].has_time ? zip_file_set_mtime(archive, at, members[i].modified, 0)
+                                     : zip_file_set_dostime(archive, at, 0, 0x0021, 0), 0);
+    cr_assert_eq(zip_set_file_compression(archive, at, ZIP_CM_STORE, 0), 0);
+    cr_assert_eq(zip_file_set_external_attributes(archive, at, 0, ZIP_OPSYS_UNIX, members[i].mode << 16), 0);
+  }
+  cr_assert_eq(zip_close(archive), 0);
+}
+
+Test(zip_write, stored_archives_are_byte_identical_to_libzip) {
+  char *directory = NULL, *ours = scratch_file("zip-stored-writer", "ours.keras", &directory);
+  char *theirs = sp_path_join(directory, "libzip.keras");
+  size_t weights_size = (5 << 20) + 3; /* over the floor for a background CRC-32 */
+  uint8_t *weights = malloc(weights_size);
+  for (size_t i = 0; i < weights_size; i++) weights[i] = (uint8_t)(i * 2654435761u >> 24);
+  const char *metadata = "{\"keras_version\": \"3.7.0\"}";
+  libzip_member members[] = {
+      {"metadata.json", metadata, strlen(metadata), 0, 0, 0600},
+      {"config.json", "{}", 2, 0, 0, 0600},
+      {"assets/empty", "", 0, 0, 0, 0644},
+      {"model.weights.h5", weights, weights_size, 1, 1735907546 /* 2025-01-03 12:32:26 UTC */, 0600},
+  };
+  size_t count = sizeof members / sizeof *members;
+  write_with_libzip(theirs, members, count);
+  sp_zip_writer *writer = NULL;
+  SP_ASSERT_OK(sp_zip_writer_open(ours, &writer));
+  for (size_t i = 0; i < count; i++) {
+    sp_zip_entry_options options = {SP_ZIP_STORED, members[i].has_time, members[i].modified, members[i].mode};
+    if (i == 3) SP_ASSERT_OK(sp_zip_writer_add_owned(writer, members[i].name, weights, weights_size, &options));
+    else SP_ASSERT_OK(sp_zip_writer_add(writer, members[i].name, members[i].data, members[i].size, &options));
+  }
+  SP_ASSERT_OK(sp_zip_writer_commit(writer)); /* frees weights, so libzip wrote first */
+  uint8_t *our_bytes = NULL, *their_bytes = NULL;
+  size_t our_size = 0, their_size = 0;
+  SP_ASSERT_OK(sp_read_file(ours, SIZE_MAX, &our_bytes, &our_size));
+  SP_ASSERT_OK(sp_read_file(theirs, SIZE_MAX, &their_bytes, &their_size));
+  cr_assert_eq(our_size, their_size);
+  size_t first_difference = 0;
+  while (first_difference < our_size && our_bytes[first_difference] == their_bytes[first_difference]) first_difference++;
+  cr_assert_eq(first_difference, our_size, "the archives differ from byte %zu", first_difference);
+  DIR *listing = opendir(directory);
+  for (struct dirent *entry; (entry = readdir(listing));)
+    cr_assert_not(sp_path_is_temporary(entry->d_name), "left behind: %s", entry->d_name);
+  closedir(listing);
+  free(our_bytes);
+  free(their_bytes);
+  free(theirs);
+  free(ours);
   free(directory);
 }
 
