@@ -307,19 +307,23 @@ static sp_status write_all(int fd, const void *data, size_t size, const char *pa
  * a 256 KiB buffer that the kernel keeps reading took 1.6 s in all. */
 enum { BOUNCE_BYTES = 256 << 10 };
 
-sp_status sp_atomic_write(sp_atomic_file *file, const void *data, size_t size) {
-  if (file->fd < 0) return sp_fail(SP_ERROR_INVALID_ARGUMENT, "write to a closed atomic file");
+sp_status sp_write_fd(int fd, const void *data, size_t size, const char *path) {
   uint8_t *bounce = size >= 4 * BOUNCE_BYTES ? malloc(BOUNCE_BYTES) : NULL;
-  if (!bounce) return write_all(file->fd, data, size, file->final_path);
+  if (!bounce) return write_all(fd, data, size, path);
   const uint8_t *bytes = data;
   sp_status status = SP_OK;
   for (size_t done = 0; status == SP_OK && done < size; done += BOUNCE_BYTES) {
     size_t length = size - done < BOUNCE_BYTES ? size - done : BOUNCE_BYTES;
     memcpy(bounce, bytes + done, length);
-    status = write_all(file->fd, bounce, length, file->final_path);
+    status = write_all(fd, bounce, length, path);
   }
   free(bounce);
   return status;
+}
+
+sp_status sp_atomic_write(sp_atomic_file *file, const void *data, size_t size) {
+  if (file->fd < 0) return sp_fail(SP_ERROR_INVALID_ARGUMENT, "write to a closed atomic file");
+  return sp_write_fd(file->fd, data, size, file->final_path);
 }
 
 sp_status sp_atomic_write_at(sp_atomic_file *file, uint64_t offset, const void *data, size_t size) {

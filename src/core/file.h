@@ -77,6 +77,10 @@ typedef struct sp_atomic_file {
 sp_status sp_atomic_open(const char *final_path, sp_atomic_file *file) SP_MUST_CHECK;
 /* Writes all bytes (retrying short writes); ENOSPC and friends become clear SP_ERROR_IO messages. */
 sp_status sp_atomic_write(sp_atomic_file *file, const void *data, size_t size) SP_MUST_CHECK;
+/* Writes all of data to fd (retrying short and interrupted writes; large writes through a small
+ * buffer, see file.c); an error names path and how far it got. For files whose publishing is
+ * handled elsewhere (sp_atomic_write, core/file_parts.h's staged files). */
+sp_status sp_write_fd(int fd, const void *data, size_t size, const char *path) SP_MUST_CHECK;
 /* Overwrites size bytes at offset of what was written so far (a header patched once the
  * bytes after it are known); the write position stays where it was. */
 sp_status sp_atomic_write_at(sp_atomic_file *file, uint64_t offset, const void *data, size_t size) SP_MUST_CHECK;

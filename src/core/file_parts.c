@@ -69,19 +69,7 @@ sp_status sp_staged_file_open(const char *temp_directory, const char *name, sp_s
 
 sp_status sp_staged_file_write(sp_staged_file *file, const void *data, size_t size) {
   if (file->fd < 0) return sp_fail(SP_ERROR_INVALID_ARGUMENT, "write to a closed staged file");
-  const uint8_t *cursor = data;
-  size_t done = 0;
-  while (done < size) {
-    ssize_t wrote = write(file->fd, cursor + done, size - done);
-    if (wrote < 0 && errno == EINTR) continue;
-    if (wrote < 0) {
-      int error = errno;
-      return sp_fail(SP_ERROR_IO, "writing '%s' failed after %zu of %zu bytes: %s", file->path, done, size,
-                     strerror(error));
-    }
-    done += (size_t)wrote;
-  }
-  return SP_OK;
+  return sp_write_fd(file->fd, data, size, file->path);
 }
 
 sp_status sp_staged_file_close(sp_staged_file *file) {
