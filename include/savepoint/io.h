@@ -118,6 +118,8 @@ sp_status sp_load_weights(sp_model *model, const char *path, const sp_load_optio
 typedef struct sp_probe_info {
   sp_format format;          /* SP_FORMAT_UNKNOWN when nothing savepoint knows */
   char keras_version[32];    /* as the file records it ("2.15.0"), "" when it records none */
+  char producer[64];         /* the writer as the file names it: a .keras metadata.json's "producer"
+                                ("savepoint 0.1.0"), TF.js's generatedBy ("keras v2.15.0"); "" if none */
   int has_model;             /* an architecture is stored (sp_load can rebuild the model) */
   int has_weights;
   int has_optimizer;         /* optimizer state is stored */

@@ -101,6 +101,24 @@ sp_status sp_cli_record(sp_cli_recorder *recorder, const sp_cli_recording *recor
   return sp_error_context(status, "recording '%s' in the registry", recording->path);
 }
 
+/* Who wrote a source file: the producer it names ("savepoint 0.1.0", TF.js's "keras v2.15.0") split
+ * into name and version, else Keras when it records a keras_version, else unknown. */
+static void source_producer(const sp_probe_info *info, char *name, size_t name_size, char *version,
+                            size_t version_size) {
+  const char *space = strchr(info->producer, ' ');
+  if (info->producer[0] && space) {
+    snprintf(name, name_size, "%.*s", (int)(space - info->producer), info->producer);
+    const char *number = space + 1 + (space[1] == 'v');
+    snprintf(version, version_size, "%s", number);
+  } else if (info->producer[0]) {
+    snprintf(name, name_size, "%s", info->producer);
+    version[0] = '\0';
+  } else {
+    snprintf(name, name_size, "%s", info->keras_version[0] ? "keras" : "unknown");
+    snprintf(version, version_size, "%s", info->keras_version);
+  }
+}
+
 sp_status sp_cli_record_source(sp_cli_recorder *recorder, const char *path, int64_t *artifact_id) {
   *artifact_id = 0;
   if (!recorder->registry) return SP_OK;
@@ -111,12 +129,15 @@ sp_status sp_cli_record_source(sp_cli_recorder *recorder, const char *path, int6
     sp_clear_error();
     sp_probe_info info;
     status = sp_probe(path, &info);
-    char format[32];
-    if (status == SP_OK) registry_format_name(info.format, format, sizeof format);
+    char format[32] = "", producer[64] = "", producer_version[64] = "";
+    if (status == SP_OK) {
+      registry_format_name(info.format, format, sizeof format);
+      source_producer(&info, producer, sizeof producer, producer_version, sizeof producer_version);
+    }
     sp_artifact_record record = {.kind = info.format == SP_FORMAT_SAVED_MODEL ? SP_ARTIFACT_EXPORT : SP_ARTIFACT_MODEL,
                                  .format = format,
-                                 .producer = info.keras_version[0] ? "keras" : "unknown",
-                                 .producer_version = info.keras_version[0] ? info.keras_version : NULL,
+                                 .producer = producer,
+                                 .producer_version = producer_version[0] ? producer_version : NULL,
                                  .path = path,
                                  .manifest = manifest};
     if (status == SP_OK) status = sp_registry_record_artifact(recorder->registry, &record, artifact_id);

@@ -101,12 +101,14 @@ static int probe(const sp_probe_input *input, sp_probe_info *info) {
   int claimed = archive_has(&source, CONFIG_MEMBER);
   if (claimed) {
     json_object *metadata = NULL;
-    const char *version = NULL;
+    const char *version = NULL, *producer = NULL;
     if (archive_has(&source, METADATA_MEMBER) &&
-        archive_read_json(&source, METADATA_MEMBER, UINT64_C(1) << 20, &metadata) == SP_OK &&
-        sp_json_get_string(metadata, "keras_version", NULL, "", &version) != SP_OK)
-      version = NULL;
+        archive_read_json(&source, METADATA_MEMBER, UINT64_C(1) << 20, &metadata) == SP_OK) {
+      if (sp_json_get_string(metadata, "keras_version", NULL, "", &version) != SP_OK) version = NULL;
+      if (sp_json_get_string(metadata, "producer", NULL, "", &producer) != SP_OK) producer = NULL;
+    }
     sp_clear_error();
+    sp_probe_set(info->producer, sizeof info->producer, "%s", producer ? producer : "");
     info->format = SP_FORMAT_KERAS;
     info->has_model = 1;
     info->has_weights = archive_has(&source, WEIGHTS_MEMBER) || archive_has(&source, NPZ_MEMBER);
