@@ -42,6 +42,15 @@ static sp_layer *layer(const char *class_name, const char *json) {
   return result;
 }
 
+/* A built Sequential of Dense layers on `inputs` features, one per config (NULL-terminated). */
+static sp_model *dense_stack(const char *name, int64_t inputs, const char *const *configs) {
+  sp_model *model = sp_sequential(name);
+  SP_ASSERT_OK(sp_model_add(model, sp_input(1, (int64_t[]){inputs})));
+  for (; *configs; configs++) SP_ASSERT_OK(sp_model_add(model, layer("Dense", *configs)));
+  SP_ASSERT_OK(sp_model_build(model));
+  return model;
+}
+
 /* The TF tutorial's model, with the layer names the fixture's variables carry. */
 static sp_model *tutorial_model(void) {
   sp_model *model = sp_sequential("sequential_2");
@@ -246,21 +255,15 @@ Test(tf_checkpoint, round_trip_with_save_counter_and_training_state) {
 
 Test(tf_checkpoint, a_model_that_does_not_fit_is_refused_and_left_unchanged) {
   char *fixture = fixture_prefix(FIXTURE);
-  sp_model *model = sp_sequential("bigger");
-  SP_ASSERT_OK(sp_model_add(model, sp_input(1, (int64_t[]){784})));
-  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"a\", \"units\": 512}")));
-  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"b\", \"units\": 10}")));
-  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"c\", \"units\": 3}")));
-  SP_ASSERT_OK(sp_model_build(model));
+  sp_model *model = dense_stack("bigger", 784,
+                                (const char *[]){"{\"name\": \"a\", \"units\": 512}", "{\"name\": \"b\", \"units\": 10}",
+                                                 "{\"name\": \"c\", \"units\": 3}", NULL});
   SP_ASSERT_FAILS(sp_checkpoint_read(model, fixture, NULL), SP_ERROR_MISMATCH,
                   "2 layers with weights into model 'bigger' with 3 (model: a, b, c; missing layer_with_weights-2)");
   sp_model_free(model);
 
-  model = sp_sequential("narrow");
-  SP_ASSERT_OK(sp_model_add(model, sp_input(1, (int64_t[]){784})));
-  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"a\", \"units\": 512}")));
-  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"b\", \"units\": 7}")));
-  SP_ASSERT_OK(sp_model_build(model));
+  model = dense_stack("narrow", 784,
+                      (const char *[]){"{\"name\": \"a\", \"units\": 512}", "{\"name\": \"b\", \"units\": 7}", NULL});
   SP_ASSERT_OK(sp_model_initialize(model));
   sp_tensor *before = sp_tensor_copy(model->layers[1]->variables[0]->value);
   SP_ASSERT_FAILS(sp_checkpoint_read(model, fixture, NULL), SP_ERROR_MISMATCH,
@@ -275,11 +278,9 @@ Test(tf_checkpoint, a_model_that_does_not_fit_is_refused_and_left_unchanged) {
 
 Test(tf_checkpoint, reads_tf1_name_based_checkpoints_by_variable_name) {
   char *prefix = fixture_prefix("tf-trt-mnist-ckpt/model.ckpt-46900");
-  sp_model *model = sp_sequential("head");
-  SP_ASSERT_OK(sp_model_add(model, sp_input(1, (int64_t[]){64})));
-  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"dense\", \"units\": 512, \"activation\": \"relu\"}")));
-  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"dense_1\", \"units\": 10}")));
-  SP_ASSERT_OK(sp_model_build(model));
+  sp_model *model = dense_stack("head", 64,
+                                (const char *[]){"{\"name\": \"dense\", \"units\": 512, \"activation\": \"relu\"}",
+                                                 "{\"name\": \"dense_1\", \"units\": 10}", NULL});
   SP_ASSERT_OK(sp_checkpoint_read(model, prefix, NULL));
   sp_bundle_reader *reader;
   SP_ASSERT_OK(sp_bundle_open(prefix, &reader));
@@ -290,10 +291,7 @@ Test(tf_checkpoint, reads_tf1_name_based_checkpoints_by_variable_name) {
   sp_bundle_close(reader);
   sp_model_free(model);
 
-  model = sp_sequential("renamed");
-  SP_ASSERT_OK(sp_model_add(model, sp_input(1, (int64_t[]){64})));
-  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"fc\", \"units\": 512}")));
-  SP_ASSERT_OK(sp_model_build(model));
+  model = dense_stack("renamed", 64, (const char *[]){"{\"name\": \"fc\", \"units\": 512}", NULL});
   SP_ASSERT_FAILS(sp_checkpoint_read(model, prefix, NULL), SP_ERROR_MISMATCH,
                   "layer 'fc' (Dense): the name-based checkpoint has no variable 'fc/kernel' (it holds 27 tensors: "
                   "'beta1_power'");
@@ -397,12 +395,9 @@ Test(tf_checkpoint, a_compiled_model_writes_the_fixture_graph_node_for_node) {
 
 /* The fixture's model: Sequential[Dense(5) test_in, Dense(5) dense, Dense(1) test_out] on 5 inputs. */
 static sp_model *single_input_model(sp_optimizer *optimizer) {
-  sp_model *model = sp_sequential("single_input");
-  SP_ASSERT_OK(sp_model_add(model, sp_input(1, (int64_t[]){5})));
-  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"test_in\", \"units\": 5}")));
-  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"dense\", \"units\": 5}")));
-  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"test_out\", \"units\": 1}")));
-  SP_ASSERT_OK(sp_model_build(model));
+  sp_model *model = dense_stack("single_input", 5,
+                                (const char *[]){"{\"name\": \"test_in\", \"units\": 5}", "{\"name\": \"dense\", \"units\": 5}",
+                                                 "{\"name\": \"test_out\", \"units\": 1}", NULL});
   SP_ASSERT_OK(sp_model_initialize(model));
   SP_ASSERT_OK(sp_model_compile(model, optimizer, "mse", NULL));
   return model;
@@ -522,12 +517,9 @@ Test(tf_checkpoint, reads_the_keras_2_11_optimizer_layout) {
   /* Keras 2.11+ optimizers track _iterations, _learning_rate and _variables: [iteration, then the
    * slots in Keras 3's order (m, v interleaved per variable)]. */
   char *prefix = fixture_prefix("keras2.12-house-price-h5-savedmodel-tfjsgraph/saved_model/variables/variables");
-  sp_model *model = sp_sequential("house_price");
-  SP_ASSERT_OK(sp_model_add(model, sp_input(1, (int64_t[]){99})));
-  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"a\", \"units\": 128}")));
-  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"b\", \"units\": 128}")));
-  SP_ASSERT_OK(sp_model_add(model, layer("Dense", "{\"name\": \"c\", \"units\": 1}")));
-  SP_ASSERT_OK(sp_model_build(model));
+  sp_model *model = dense_stack("house_price", 99,
+                                (const char *[]){"{\"name\": \"a\", \"units\": 128}", "{\"name\": \"b\", \"units\": 128}",
+                                                 "{\"name\": \"c\", \"units\": 1}", NULL});
   SP_ASSERT_OK(sp_model_compile(model, sp_adam(1e-3), "mse", NULL));
   SP_ASSERT_OK(sp_checkpoint_read(model, prefix, NULL));
   sp_bundle_reader *reader;
