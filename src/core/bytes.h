@@ -34,11 +34,20 @@ sp_status sp_read_varint64(sp_reader *reader, uint64_t *value) SP_MUST_CHECK;
 sp_status sp_read_bytes(sp_reader *reader, size_t size, const uint8_t **bytes) SP_MUST_CHECK;
 sp_status sp_reader_skip(sp_reader *reader, size_t size) SP_MUST_CHECK;
 
+static inline uint16_t sp_load_u16le(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
 static inline uint32_t sp_load_u32le(const uint8_t *p) {
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 static inline uint64_t sp_load_u64le(const uint8_t *p) {
   return (uint64_t)sp_load_u32le(p) | (uint64_t)sp_load_u32le(p + 4) << 32;
+}
+static inline void sp_store_u16le(uint8_t *p, uint16_t value) {
+  p[0] = (uint8_t)value;
+  p[1] = (uint8_t)(value >> 8);
+}
+static inline void sp_store_u32le(uint8_t *p, uint32_t value) {
+  sp_store_u16le(p, (uint16_t)value);
+  sp_store_u16le(p + 2, (uint16_t)(value >> 16));
 }
 
 typedef struct sp_buffer {

@@ -163,7 +163,7 @@ uint32_t sp_crc32c_extend(uint32_t crc, const void *data, size_t size) {
  * With both factors bit-reversed, the 128-bit carry-less product of a 64-bit and a 33-bit value
  * is the bit-reversed 96-bit product, which read as a 128-bit reversed register is exactly that
  * product times x^32. So each fold constant is x^(D+32) mod P or x^(D-32) mod P stored reversed
- * in 33 bits (bit j = coefficient of x^(32-j)); reflected_power() computes them from P, here
+ * in 33 bits (bit j = coefficient of x^(32-j)), here
  * for D = 512 (four registers, 64 bytes apart) and D = 128 (one register into the next).
  * The four published values for zlib's polynomial (0x154442bd4, 0x1c6e41596, 0x1751997d0,
  * 0x0ccaa009e in Intel's paper) come out of the same formula; the unit tests compare the whole
@@ -181,30 +181,13 @@ static uint32_t crc32_raw(uint32_t state, const uint8_t *bytes, size_t size) {
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-#include <pthread.h>
 
-/* x^exponent mod P (P = x^32 + 0x04C11DB7), bit-reversed into 33 bits: bit j = coefficient of x^(32-j). */
-static uint64_t reflected_power(unsigned exponent) {
-  uint64_t remainder = 1; /* x^0, normal bit order: bit d = coefficient of x^d */
-  for (unsigned i = 0; i < exponent; i++) {
-    remainder <<= 1;
-    if (remainder & (UINT64_C(1) << 32)) remainder ^= UINT64_C(0x104C11DB7);
-  }
-  uint64_t reflected = 0;
-  for (unsigned degree = 0; degree < 32; degree++)
-    if (remainder >> degree & 1) reflected |= UINT64_C(1) << (32 - degree);
-  return reflected;
-}
-
-static uint64_t fold_512[2], fold_128[2]; /* {x^(D+32), x^(D-32)}: low then high register half */
-static pthread_once_t fold_constants_once = PTHREAD_ONCE_INIT;
-
-static void compute_fold_constants(void) {
-  fold_512[0] = reflected_power(512 + 32);
-  fold_512[1] = reflected_power(512 - 32);
-  fold_128[0] = reflected_power(128 + 32);
-  fold_128[1] = reflected_power(128 - 32);
-}
+/* {x^(D+32) mod P, x^(D-32) mod P} bit-reversed into 33 bits (bit j = coefficient of x^(32-j)),
+ * low then high register half, for D = 512 and D = 128: Intel's published values for this P,
+ * which the formula above reproduces (shift x^0 left D±32 times reducing by 0x104C11DB7, then
+ * reverse the 33 bits). */
+static const uint64_t fold_512[2] = {UINT64_C(0x154442bd4), UINT64_C(0x1c6e41596)};
+static const uint64_t fold_128[2] = {UINT64_C(0x1751997d0), UINT64_C(0x0ccaa009e)};
 
 /* a x^D + next, for the register a and the constants of D (see above). */
 __attribute__((target("pclmul,sse4.1"))) static inline __m128i fold(__m128i a, __m128i constants, __m128i next) {
@@ -241,8 +224,7 @@ __attribute__((target("pclmul,sse4.1"))) static uint32_t crc32_folded(uint32_t s
 uint32_t sp_crc32_extend(uint32_t crc, const void *data, size_t size) {
 #if defined(__x86_64__)
   enum { FOLDING_WORTHWHILE = 256 }; /* below this, zlib's tables win or tie */
-  if (size >= FOLDING_WORTHWHILE && __builtin_cpu_supports("pclmul")) {
-    pthread_once(&fold_constants_once, compute_fold_constants);
+  if (size >= FOLDING_WORTHWHILE && __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1")) {
     return ~crc32_folded(~crc, data, size);
   }
 #endif

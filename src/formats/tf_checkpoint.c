@@ -123,16 +123,18 @@ static sp_status add_edge(object_graph *graph, int from, const char *name, int t
   return SP_OK;
 }
 
+/* The object standing for identity, or -1. */
+static int find_object(const object_graph *graph, const void *identity) {
+  for (size_t i = 0; identity && i < graph->count; i++)
+    if (graph->objects[i].identity == identity) return (int)i;
+  return -1;
+}
+
 /* The object standing for identity, creating it when new. */
 static sp_status object_for(object_graph *graph, const void *identity, int *index, int *created) {
-  *created = 0;
-  for (size_t i = 0; identity && i < graph->count; i++)
-    if (graph->objects[i].identity == identity) {
-      *index = (int)i;
-      return SP_OK;
-    }
-  *created = 1;
-  return add_object(graph, identity, index);
+  *index = find_object(graph, identity);
+  *created = *index < 0;
+  return *created ? add_object(graph, identity, index) : SP_OK;
 }
 
 /* A variable object under parent, reached through the edge name. */
@@ -237,7 +239,7 @@ static sp_status add_save_counter(object_graph *graph, int64_t value) {
 /* optimizer_v2's slot name for a Keras 3 slot: Adam's and Nadam's m, v, vhat; RMSprop's rms,
  * momentum, mg; SGD's momentum; Adagrad's accumulator. Gradient accumulators, which tf.keras 2
  * does not have, keep Keras 3's name. */
-static const char *keras2_slot_name(const sp_optimizer *optimizer, const char *slot) {
+static const char *optimizer_v2_slot_name(const sp_optimizer *optimizer, const char *slot) {
   int rmsprop = optimizer->kind == SP_OPTIMIZER_RMSPROP;
   if (strcmp(slot, "momentum") == 0) return rmsprop || optimizer->kind == SP_OPTIMIZER_SGD ? "momentum" : "m";
   if (strcmp(slot, "velocity") == 0) return rmsprop ? "rms" : "v";
@@ -274,12 +276,6 @@ static double keras2_hyperparameter(const sp_optimizer *optimizer, const char *n
   return sp_optimizer_keras2_decay(optimizer);
 }
 
-static int find_object(const object_graph *graph, const void *identity) {
-  for (size_t i = 0; i < graph->count; i++)
-    if (graph->objects[i].identity == identity) return (int)i;
-  return -1;
-}
-
 /* iter, then the hyperparameters (learning_rate is the live variable; a schedule has none), then
  * Nadam's momentum_cache, all children of the optimizer. */
 static sp_status add_optimizer_variables(object_graph *graph, const sp_optimizer *optimizer, int parent) {
@@ -314,7 +310,7 @@ static sp_status add_slot_variables(object_graph *graph, const sp_optimizer *opt
     if (variable->target < 0 || !variable->slot) continue;
     int original = find_object(graph, optimizer->targets[variable->target]->value);
     if (original < 0) continue; /* not tracked by this checkpoint */
-    const char *slot_name = keras2_slot_name(optimizer, variable->slot);
+    const char *slot_name = optimizer_v2_slot_name(optimizer, variable->slot);
     int rank = 0;
     while (rank < seen_count && strcmp(seen[rank], slot_name) != 0) rank++;
     if (rank == seen_count && seen_count < (int)(sizeof seen / sizeof *seen)) seen[seen_count++] = slot_name;
@@ -1062,7 +1058,7 @@ static const char *saved_optimizer_key(const saved_graph *graph, int node, int k
     return list >= 0 ? saved_child_key(graph, list, name) : NULL;
   }
   int original = staged_node(plan, optimizer->targets[variable->target]->value);
-  return original >= 0 ? saved_slot_key(graph, node, original, keras2_slot_name(optimizer, variable->slot)) : NULL;
+  return original >= 0 ? saved_slot_key(graph, node, original, optimizer_v2_slot_name(optimizer, variable->slot)) : NULL;
 }
 
 /* Stages every optimizer variable, or fails with SP_ERROR_MISMATCH saying what does not fit. */

@@ -344,10 +344,10 @@ static named_variable *match(named_variable *list, int count, const char *name) 
   return NULL;
 }
 
-/* Weights that can be read straight into their variable: stored as the variable holds them. */
+/* Weights that can be read straight into their variable: stored as the variable holds them
+ * (match_weights has already checked the shape). */
 static int reads_directly(const manifest_weight *weight, const sp_tensor *destination) {
-  return !weight->quantized && weight->dtype == destination->dtype && weight->rank == destination->rank &&
-         memcmp(weight->shape, destination->shape, (size_t)weight->rank * sizeof *weight->shape) == 0;
+  return !weight->quantized && weight->dtype == destination->dtype;
 }
 
 /* Matches every manifest weight to its variable before any bytes are read, so a manifest that

@@ -125,8 +125,6 @@ static sp_status read_source_at(zip_source_t *source, const char *archive, uint6
   return SP_OK;
 }
 
-static uint16_t load_u16le(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-
 /* Finds the end-of-central-directory record (the last one, as Python's zipfile does) and
  * the central directory's offset, size and entry count (zip64 when marked so). */
 static sp_status locate_central_directory(zip_source_t *source, const char *archive, uint64_t total,
@@ -141,7 +139,7 @@ static sp_status locate_central_directory(zip_source_t *source, const char *arch
   sp_status status = read_source_at(source, archive, tail_start, tail_length, tail);
   size_t record = SIZE_MAX;
   for (size_t at = tail_length - EOCD + 1; status == SP_OK && at-- > 0;) {
-    if (sp_load_u32le(tail + at) == 0x06054b50 && at + EOCD + load_u16le(tail + at + 20) <= tail_length) {
+    if (sp_load_u32le(tail + at) == 0x06054b50 && at + EOCD + sp_load_u16le(tail + at + 20) <= tail_length) {
       record = at;
       break;
     }
@@ -151,9 +149,9 @@ static sp_status locate_central_directory(zip_source_t *source, const char *arch
                      archive);
   if (status == SP_OK) {
     const uint8_t *end = tail + record;
-    if (load_u16le(end + 4) != 0 || load_u16le(end + 6) != 0)
+    if (sp_load_u16le(end + 4) != 0 || sp_load_u16le(end + 6) != 0)
       status = sp_fail(SP_ERROR_UNSUPPORTED, "%s: multi-disk archives are not supported", archive);
-    *entries = load_u16le(end + 10);
+    *entries = sp_load_u16le(end + 10);
     *size = sp_load_u32le(end + 12);
     *offset = sp_load_u32le(end + 16);
   }
@@ -193,7 +191,7 @@ static uint64_t local_header_offset(const uint8_t *header, const uint8_t *extra,
   if (offset != 0xffffffff) return offset;
   size_t before = (sp_load_u32le(header + 24) == 0xffffffff ? 8 : 0) + (sp_load_u32le(header + 20) == 0xffffffff ? 8 : 0);
   for (size_t at = 0; at + 4 <= extra_length;) {
-    size_t id = load_u16le(extra + at), length = load_u16le(extra + at + 2);
+    size_t id = sp_load_u16le(extra + at), length = sp_load_u16le(extra + at + 2);
     if (length > extra_length - at - 4) break;
     if (id == 0x0001) return before + 8 <= length ? sp_load_u64le(extra + at + 4 + before) : UINT64_MAX;
     at += 4 + length;
@@ -211,8 +209,8 @@ static sp_status walk_central_directory(const char *archive, size_t size, centra
     if (sp_read_bytes(&reader, 46, &header) != SP_OK || sp_load_u32le(header) != 0x02014b50)
       return sp_fail(SP_ERROR_FORMAT, "%s: central directory entry %llu is malformed", archive,
                      (unsigned long long)entry);
-    size_t name_length = load_u16le(header + 28);
-    size_t extra_length = load_u16le(header + 30), comment_length = load_u16le(header + 32);
+    size_t name_length = sp_load_u16le(header + 28);
+    size_t extra_length = sp_load_u16le(header + 30), comment_length = sp_load_u16le(header + 32);
     if (sp_read_bytes(&reader, name_length, &name) != SP_OK || sp_read_bytes(&reader, extra_length, &extra) != SP_OK ||
         sp_reader_skip(&reader, comment_length) != SP_OK)
       return sp_fail(SP_ERROR_FORMAT, "%s: central directory entry %llu runs past the directory", archive,
@@ -544,7 +542,7 @@ static int locate_stored(const sp_zip_reader *reader, const sp_zip_member *membe
   sp_file_view header;
   if (view_archive(reader, offset, LOCAL_HEADER, &header) != SP_OK) return 0;
   int signed_right = sp_load_u32le(header.data) == 0x04034b50;
-  uint64_t data_offset = offset + LOCAL_HEADER + load_u16le(header.data + 26) + load_u16le(header.data + 28);
+  uint64_t data_offset = offset + LOCAL_HEADER + sp_load_u16le(header.data + 26) + sp_load_u16le(header.data + 28);
   sp_file_view_close(&header);
   return signed_right && view_archive(reader, data_offset, member->size, body) == SP_OK;
 }
@@ -836,16 +834,6 @@ enum { LOCAL_HEADER_BYTES = 30, CENTRAL_HEADER_BYTES = 46, END_RECORD_BYTES = 22
 /* Large members get their CRC-32 on a second thread; small ones are not worth a thread. */
 static const size_t background_crc_floor = 1 << 20;
 
-static void store_u16le(uint8_t *at, uint16_t value) {
-  at[0] = (uint8_t)value;
-  at[1] = (uint8_t)(value >> 8);
-}
-
-static void store_u32le(uint8_t *at, uint32_t value) {
-  store_u16le(at, (uint16_t)value);
-  store_u16le(at + 2, (uint16_t)(value >> 16));
-}
-
 /* 1 when every member was added from memory, STORED, and the archive needs no zip64 record. */
 static int fits_stored_writer(const sp_zip_writer *writer) {
   if (writer->needs_libzip || writer->stored_count != writer->count || writer->count >= 0xffff) return 0;
@@ -861,16 +849,16 @@ static int fits_stored_writer(const sp_zip_writer *writer) {
 
 /* The fields a local header and a central directory entry share, from "version needed" on. */
 static void store_common_fields(uint8_t *at, const stored_member *member, uint32_t crc) {
-  store_u16le(at, 10); /* version needed: 1.0, as libzip writes for STORED */
-  store_u16le(at + 2, 0); /* flags */
-  store_u16le(at + 4, 0); /* method: STORED */
-  store_u16le(at + 6, member->dos_time);
-  store_u16le(at + 8, member->dos_date);
-  store_u32le(at + 10, crc);
-  store_u32le(at + 14, (uint32_t)member->size); /* compressed */
-  store_u32le(at + 18, (uint32_t)member->size);
-  store_u16le(at + 22, (uint16_t)strlen(member->name));
-  store_u16le(at + 24, 0); /* extra field length */
+  sp_store_u16le(at, 10); /* version needed: 1.0, as libzip writes for STORED */
+  sp_store_u16le(at + 2, 0); /* flags */
+  sp_store_u16le(at + 4, 0); /* method: STORED */
+  sp_store_u16le(at + 6, member->dos_time);
+  sp_store_u16le(at + 8, member->dos_date);
+  sp_store_u32le(at + 10, crc);
+  sp_store_u32le(at + 14, (uint32_t)member->size); /* compressed */
+  sp_store_u32le(at + 18, (uint32_t)member->size);
+  sp_store_u16le(at + 22, (uint16_t)strlen(member->name));
+  sp_store_u16le(at + 24, 0); /* extra field length */
 }
 
 /* Writes one member's local header and bytes at offset; *crc is its CRC-32. */
@@ -879,7 +867,7 @@ static sp_status write_stored_member(sp_atomic_file *file, const stored_member *
   crc_job job;
   crc_job_start(&job, member->data, member->size, member->size >= background_crc_floor);
   uint8_t header[LOCAL_HEADER_BYTES];
-  store_u32le(header, 0x04034b50);
+  sp_store_u32le(header, 0x04034b50);
   store_common_fields(header + 4, member, job.threaded ? 0 : job.crc);
   sp_status status = sp_atomic_write(file, header, sizeof header);
   if (status == SP_OK) status = sp_atomic_write(file, member->name, strlen(member->name));
@@ -888,7 +876,7 @@ static sp_status write_stored_member(sp_atomic_file *file, const stored_member *
   *crc = crc_job_finish(&job);
   if (status == SP_OK && patch) {
     uint8_t field[4];
-    store_u32le(field, *crc);
+    sp_store_u32le(field, *crc);
     status = sp_atomic_write_at(file, offset + 14, field, sizeof field);
   }
   return status;
@@ -897,14 +885,14 @@ static sp_status write_stored_member(sp_atomic_file *file, const stored_member *
 static sp_status append_central_entry(sp_buffer *directory, const stored_member *member, uint32_t crc,
                                       uint64_t offset) {
   uint8_t entry[CENTRAL_HEADER_BYTES];
-  store_u32le(entry, 0x02014b50);
-  store_u16le(entry + 4, 3 << 8 | 63); /* made on Unix by zip 6.3, as libzip says */
+  sp_store_u32le(entry, 0x02014b50);
+  sp_store_u16le(entry + 4, 3 << 8 | 63); /* made on Unix by zip 6.3, as libzip says */
   store_common_fields(entry + 6, member, crc);
-  store_u16le(entry + 32, 0); /* comment length */
-  store_u16le(entry + 34, 0); /* disk */
-  store_u16le(entry + 36, 0); /* internal attributes */
-  store_u32le(entry + 38, member->mode << 16);
-  store_u32le(entry + 42, (uint32_t)offset);
+  sp_store_u16le(entry + 32, 0); /* comment length */
+  sp_store_u16le(entry + 34, 0); /* disk */
+  sp_store_u16le(entry + 36, 0); /* internal attributes */
+  sp_store_u32le(entry + 38, member->mode << 16);
+  sp_store_u32le(entry + 42, (uint32_t)offset);
   SP_TRY(sp_buffer_append(directory, entry, sizeof entry));
   return sp_buffer_append(directory, member->name, strlen(member->name));
 }
@@ -923,11 +911,11 @@ static sp_status write_stored_archive(const sp_zip_writer *writer) {
     offset += LOCAL_HEADER_BYTES + strlen(member->name) + member->size;
   }
   uint8_t end[END_RECORD_BYTES] = {0};
-  store_u32le(end, 0x06054b50);
-  store_u16le(end + 8, (uint16_t)writer->stored_count);
-  store_u16le(end + 10, (uint16_t)writer->stored_count);
-  store_u32le(end + 12, (uint32_t)directory.size);
-  store_u32le(end + 16, (uint32_t)offset);
+  sp_store_u32le(end, 0x06054b50);
+  sp_store_u16le(end + 8, (uint16_t)writer->stored_count);
+  sp_store_u16le(end + 10, (uint16_t)writer->stored_count);
+  sp_store_u32le(end + 12, (uint32_t)directory.size);
+  sp_store_u32le(end + 16, (uint32_t)offset);
   if (status == SP_OK) status = sp_buffer_append(&directory, end, sizeof end);
   if (status == SP_OK) status = sp_atomic_write(&file, directory.data, directory.size);
   sp_buffer_free(&directory);
@@ -938,11 +926,8 @@ static sp_status write_stored_archive(const sp_zip_writer *writer) {
 
 sp_status sp_zip_writer_commit(sp_zip_writer *writer) {
   sp_status status = SP_OK;
-  if (writer->count == 0) {
-    /* libzip deletes an archive with no members; Python writes the bare end record. */
-    static const uint8_t empty_archive[22] = {'P', 'K', 5, 6};
-    status = sp_write_file_atomic(writer->final_path, empty_archive, sizeof empty_archive);
-  } else if (fits_stored_writer(writer)) {
+  /* With no members this writes the bare end record, as Python does (libzip would delete it). */
+  if (fits_stored_writer(writer)) {
     status = write_stored_archive(writer); /* libzip's archive is then discarded, freeing owned bytes */
   } else if (zip_close(writer->archive) < 0) {
     status = sp_fail(SP_ERROR_IO, "%s: writing the archive: %s", writer->final_path, zip_strerror(writer->archive));

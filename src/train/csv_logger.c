@@ -163,21 +163,19 @@ static void csv_release(sp_callback *self) {
 }
 
 sp_callback *sp_csv_logger(const char *path, char separator, int append) {
-  csv_logger *logger = sp_alloc_zeroed(1, sizeof *logger);
-  if (!logger) return NULL;
+  sp_callback *callback;
+  if (sp_callback_with_context("csv_logger", sizeof(csv_logger), csv_release, &callback) != SP_OK) return NULL;
+  csv_logger *logger = callback->context;
   logger->path = sp_strdup(path);
   logger->separator = separator ? separator : ',';
   logger->append = append;
-  sp_callback *callback = logger->path ? sp_callback_new("csv_logger", logger) : NULL;
-  if (!callback) {
-    free(logger->path);
-    free(logger);
+  if (!logger->path) {
+    sp_callback_free(callback);
     return NULL;
   }
   callback->on_train_begin = csv_train_begin;
   callback->on_epoch_end = csv_epoch_end;
   callback->save_state = csv_save_state;
   callback->restore_state = csv_restore_state;
-  callback->release = csv_release;
   return callback;
 }
