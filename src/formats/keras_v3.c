@@ -229,7 +229,11 @@ static sp_status load_weights(sp_model *model, const char *path, const sp_load_o
   SP_TRY(archive_open(path, &source));
   sp_zip_view image = {0};
   sp_h5_file *weights = NULL;
-  sp_status status = open_weights(&source, options, &image, &weights);
+  /* Into a model the caller keeps: the CRC-32 is checked before any byte is assigned, so a
+   * corrupt archive leaves the model as it was. */
+  sp_status status = start_weights(&source, options, &image);
+  if (status == SP_OK) status = sp_zip_view_finish(&image);
+  if (status == SP_OK) status = open_weights(&source, options, &image, &weights);
   if (status == SP_OK) {
     char where[4200];
     snprintf(where, sizeof where, "'%s' %s", path, WEIGHTS_MEMBER);

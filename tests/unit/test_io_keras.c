@@ -92,7 +92,8 @@ Test(keras_v3, every_format_round_trips_bit_identical) {
 
 /* The weights member is lent to HDF5 while its CRC-32 is checked on another thread: a flipped
  * byte, whether in the HDF5 superblock (HDF5 fails first) or among the weights (HDF5 reads it
- * happily), must still fail the load as a corrupt archive, with no model left behind. */
+ * happily), must still fail the load as a corrupt archive, with no model left behind; loading
+ * weights into an existing model must leave its weights as they were. */
 Test(keras_v3, corrupt_weights_member_fails_the_load_as_corrupt) {
   char *directory = sp_test_temp_dir("keras-corrupt-weights");
   char *path = sp_path_join(directory, "m.keras"), *corrupt = sp_path_join(directory, "corrupt.keras");
@@ -115,9 +116,12 @@ Test(keras_v3, corrupt_weights_member_fails_the_load_as_corrupt) {
     SP_ASSERT_FAILS(sp_load(corrupt, NULL, &loaded), SP_ERROR_CHECKSUM,
                     "member 'model.weights.h5': its bytes do not match its CRC-32 (the archive is corrupt)");
     cr_assert_null(loaded);
-    sp_model *target = dense_stack(3, 6);
+    sp_model *target = dense_stack(3, 6), *untouched = dense_stack(3, 6);
+    cr_assert(sp_test_same_weights(target, untouched), "dense_stack is deterministic");
     SP_ASSERT_FAILS(sp_load_weights(target, corrupt, NULL), SP_ERROR_CHECKSUM, "do not match its CRC-32");
+    cr_assert(sp_test_same_weights(target, untouched), "a corrupt archive changed the model's weights");
     sp_model_free(target);
+    sp_model_free(untouched);
   }
   sp_model *intact = NULL;
   SP_ASSERT_OK(sp_load(path, NULL, &intact));
