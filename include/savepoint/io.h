@@ -92,6 +92,13 @@ typedef struct sp_load_options {
   /* Weights files (sp_load_weights): */
   int by_name;             /* legacy HDF5: match layers by name instead of by position */
   int skip_mismatch;       /* with by_name: skip layers whose weights do not fit (reported) */
+  /* Weights stored plainly (.keras, .weights.h5, legacy .h5, TF.js) are viewed where they lie in
+   * a private mapping of the file instead of being copied (default 0). Loading then costs about
+   * what reading the file costs; a weight written later (training) gets its own copy of the
+   * page, never touching the file. The file must not be rewritten in place while the model
+   * lives: savepoint's own saves replace files by rename, which is safe; a program that
+   * truncates and rewrites the file (h5py's "w" mode) changes the model's weights under it. */
+  int map_weights;
   /* Limits, checked before anything is allocated: */
   uint64_t max_tensor_bytes;  /* one weight (default 16 GiB) */
   uint64_t max_total_bytes;   /* all weights of a file together (default 64 GiB) */

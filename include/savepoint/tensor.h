@@ -1,8 +1,9 @@
 /* tensor.h — the tensor every part of savepoint passes around.
  *
  * A tensor is a dtype, a shape (outermost dimension first) and row-major,
- * little-endian element bytes. It either owns its data (freed with it) or borrows
- * it from somewhere that outlives it (a mapped file, a caller's array).
+ * little-endian element bytes. It owns its data (freed with it), views a file mapping
+ * (a loaded weight: the tensor holds a reference to the mapping, released with it), or
+ * borrows the data from somewhere that outlives it (a caller's array).
  * dtype values are TensorFlow's DataType numbers, so checkpoint and SavedModel
  * codecs store them unchanged.
  */
@@ -53,6 +54,7 @@ typedef struct sp_tensor {
   void *data;                  /* elements; for SP_STRING an array of sp_string */
   size_t size;                 /* bytes at data */
   int owns_data;               /* 1: sp_tensor_free releases data (and strings) */
+  struct sp_mapping *mapping;  /* set when data lies in a file mapping; released with the tensor */
 } sp_tensor;
 
 /* "float32", "int64", "string", ... (numpy / Keras names). */

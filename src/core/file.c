@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/mapping.h"
 #include "core/memory.h"
 
 #ifndef RENAME_NOREPLACE
@@ -27,8 +28,7 @@ static sp_status io_failure(const char *action, const char *path) {
   return sp_fail(SP_ERROR_IO, "%s '%s': %s", action, path, strerror(error));
 }
 
-/* Opens path for reading and checks that it is a regular file; *length receives its size. */
-static sp_status open_regular(const char *path, int *fd, size_t *length) {
+sp_status sp_open_regular(const char *path, int *fd, size_t *length) {
   *fd = open(path, O_RDONLY | O_CLOEXEC);
   if (*fd < 0) {
     if (errno == ENOENT) return sp_fail(SP_ERROR_NOT_FOUND, "no such file '%s'", path);
@@ -65,7 +65,7 @@ sp_status sp_read_file(const char *path, size_t limit, uint8_t **data, size_t *s
   *size = 0;
   int fd;
   size_t length;
-  SP_TRY(open_regular(path, &fd, &length));
+  SP_TRY(sp_open_regular(path, &fd, &length));
   if (length > limit) {
     close(fd);
     return sp_fail(SP_ERROR_UNSAFE, "'%s' is %zu bytes, over the limit of %zu bytes", path, length, limit);
@@ -83,10 +83,39 @@ sp_status sp_read_file(const char *path, size_t limit, uint8_t **data, size_t *s
   return SP_OK;
 }
 
+sp_status sp_read_file_chunks(const char *path, uint64_t offset, uint64_t length,
+                              void (*consume)(void *context, const uint8_t *bytes, size_t size), void *context) {
+  enum { CHUNK = 1 << 20 };
+  int fd;
+  size_t file_length;
+  SP_TRY(sp_open_regular(path, &fd, &file_length));
+  if (length == UINT64_MAX) length = offset < file_length ? file_length - offset : 0;
+  uint8_t *buffer = sp_alloc(CHUNK);
+  sp_status status = buffer ? SP_OK : SP_ERROR_NO_MEMORY;
+  if (status == SP_OK && (offset > file_length || length > file_length - offset))
+    status = sp_fail(SP_ERROR_FORMAT, "'%s': %llu bytes at byte %llu are not inside its %zu bytes", path,
+                     (unsigned long long)length, (unsigned long long)offset, file_length);
+  while (status == SP_OK && length > 0) {
+    size_t wanted = length < CHUNK ? (size_t)length : CHUNK;
+    ssize_t got = pread(fd, buffer, wanted, (off_t)offset);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      status = got < 0 ? io_failure("cannot read", path) : sp_fail(SP_ERROR_IO, "'%s' shrank while being read", path);
+      break;
+    }
+    consume(context, buffer, (size_t)got);
+    offset += (uint64_t)got;
+    length -= (uint64_t)got;
+  }
+  free(buffer);
+  close(fd);
+  return status;
+}
+
 sp_status sp_read_file_into(const char *path, void *buffer, size_t size) {
   int fd;
   size_t length;
-  SP_TRY(open_regular(path, &fd, &length));
+  SP_TRY(sp_open_regular(path, &fd, &length));
   sp_status status = length == size ? read_exactly(fd, path, buffer, size)
                                     : sp_fail(SP_ERROR_FORMAT, "'%s' is %zu bytes, expected %zu", path, length, size);
   close(fd);
@@ -131,32 +160,23 @@ sp_status sp_file_size(const char *path, uint64_t *size) {
 sp_status sp_file_view_open(const char *path, uint64_t offset, uint64_t length, sp_file_view *view) {
   static const uint8_t empty[1];
   *view = (sp_file_view){.data = empty};
-  int fd;
-  size_t file_length;
-  SP_TRY(open_regular(path, &fd, &file_length));
-  sp_status status = SP_OK;
-  if (offset > file_length || length > file_length - offset)
-    status = sp_fail(SP_ERROR_FORMAT, "'%s': %llu bytes at byte %llu run past its end (%zu bytes)", path,
-                     (unsigned long long)length, (unsigned long long)offset, file_length);
-  if (status == SP_OK && length > 0) {
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
-    uint64_t start = offset - offset % page;
-    size_t mapping_size = (size_t)(offset + length - start);
-    void *mapping = mmap(NULL, mapping_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, (off_t)start);
-    if (mapping == MAP_FAILED) {
-      status = io_failure("cannot map", path);
-    } else {
-      *view = (sp_file_view){(const uint8_t *)mapping + (offset - start), (size_t)length, mapping, mapping_size};
-    }
+  if (length > 0) {
+    const uint8_t *data;
+    SP_TRY(sp_mapping_open(path, offset, length, &view->mapping, &data));
+    *view = (sp_file_view){.data = data, .size = (size_t)length, .mapping = view->mapping};
+    return SP_OK;
   }
-  close(fd);
-  return status;
+  uint64_t file_length;
+  SP_TRY(sp_file_size(path, &file_length));
+  if (offset > file_length)
+    return sp_fail(SP_ERROR_FORMAT, "'%s': byte %llu is past its end (%llu bytes)", path, (unsigned long long)offset,
+                   (unsigned long long)file_length);
+  return SP_OK;
 }
 
 void sp_file_view_close(sp_file_view *view) {
-  if (view->mapping) munmap(view->mapping, view->mapping_size);
+  sp_mapping_release(view->mapping);
   view->mapping = NULL;
-  view->mapping_size = 0;
   view->size = 0;
 }
 

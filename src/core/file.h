@@ -17,6 +17,12 @@
 /* Reads a whole file. Refuses files larger than limit bytes (SP_ERROR_UNSAFE). */
 sp_status sp_read_file(const char *path, size_t limit, uint8_t **data, size_t *size) SP_MUST_CHECK;
 
+/* Passes length bytes at offset of path (UINT64_MAX: up to its end) to consume, one chunk of
+ * at most 1 MiB at a time, through one buffer; SP_ERROR_FORMAT when the range is not inside. */
+sp_status sp_read_file_chunks(const char *path, uint64_t offset, uint64_t length,
+                              void (*consume)(void *context, const uint8_t *bytes, size_t size),
+                              void *context) SP_MUST_CHECK;
+
 /* Reads a file of exactly size bytes into buffer (SP_ERROR_FORMAT when its size differs). */
 sp_status sp_read_file_into(const char *path, void *buffer, size_t size) SP_MUST_CHECK;
 int sp_path_exists(const char *path);
@@ -27,21 +33,23 @@ int sp_is_regular_file(const char *path);
 /* File size in bytes, or an error naming the path. */
 sp_status sp_file_size(const char *path, uint64_t *size);
 
-/* A read-only view of length bytes at offset of a file, mapped rather than copied (the
- * pages are prefaulted, so a large view costs one pass over the page cache). The bytes
- * must not be written. Mapped files are ones being loaded, never ones savepoint writes in
- * place: atomic publishing replaces files by rename, so a published file does not change
- * under its view. */
+/* Opens path read-only after checking that it is a regular file; *length receives its size. */
+sp_status sp_open_regular(const char *path, int *fd, size_t *length) SP_MUST_CHECK;
+
+/* A view of length bytes at offset of a file, mapped rather than copied (core/mapping.h: a
+ * private mapping whose page tables are filled up front, so a large view costs one pass over
+ * the page cache). Mapped files are ones being loaded, never ones savepoint writes in place:
+ * atomic publishing replaces files by rename, so a published file does not change under its
+ * view. Tensors may view the bytes too, with their own reference to the mapping. */
 typedef struct sp_file_view {
   const uint8_t *data; /* length bytes; not NULL even when length is 0 */
   size_t size;
-  void *mapping; /* private: the page-aligned mapping, NULL for an empty view */
-  size_t mapping_size;
+  struct sp_mapping *mapping; /* NULL for an empty view */
 } sp_file_view;
 
 /* Maps [offset, offset + length) of path; SP_ERROR_FORMAT when the range is not inside the file. */
 sp_status sp_file_view_open(const char *path, uint64_t offset, uint64_t length, sp_file_view *view) SP_MUST_CHECK;
-/* Unmaps a view (a zeroed or already-closed view is allowed). */
+/* Drops the view's reference to its mapping (a zeroed or already-closed view is allowed). */
 void sp_file_view_close(sp_file_view *view);
 
 /* "a" + "/" + "b" as a new string (NULL on allocation failure). */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "core/file.h"
 #include "core/memory.h"
 
 struct sp_sha256 {
@@ -54,37 +55,29 @@ void sp_sha256_hex(const uint8_t digest[SP_SHA256_BYTES], char out[SP_SHA256_HEX
   out[64] = '\0';
 }
 
+static void hash_chunk(void *hash, const uint8_t *bytes, size_t size) { sp_sha256_update(hash, bytes, size); }
+
 sp_status sp_sha256_file(const char *path, char out[SP_SHA256_HEX]) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int error = errno;
-    return sp_fail(error == ENOENT ? SP_ERROR_NOT_FOUND : SP_ERROR_IO, "cannot open '%s': %s", path,
-                   strerror(error));
-  }
   sp_sha256 *hash = sp_sha256_new();
-  if (!hash) {
-    close(fd);
-    return SP_ERROR_INTERNAL;
-  }
-  enum { CHUNK = 1 << 20 };
-  uint8_t *buffer = sp_alloc(CHUNK);
-  sp_status status = buffer ? SP_OK : SP_ERROR_NO_MEMORY;
-  while (status == SP_OK) {
-    ssize_t got = read(fd, buffer, CHUNK);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      int error = errno;
-      status = sp_fail(SP_ERROR_IO, "cannot read '%s': %s", path, strerror(error));
-    }
-    if (got <= 0) break;
-    sp_sha256_update(hash, buffer, (size_t)got);
-  }
+  if (!hash) return SP_ERROR_INTERNAL;
+  sp_status status = sp_read_file_chunks(path, 0, UINT64_MAX, hash_chunk, hash);
   uint8_t digest[SP_SHA256_BYTES];
   sp_sha256_finish(hash, digest);
-  free(buffer);
-  close(fd);
   if (status == SP_OK) sp_sha256_hex(digest, out);
   return status;
+}
+
+uint32_t sp_crc32_combine(uint32_t first, uint32_t second, uint64_t second_size) {
+  return (uint32_t)crc32_combine64(first, second, (z_off64_t)second_size);
+}
+
+static void crc32_chunk(void *crc, const uint8_t *bytes, size_t size) {
+  *(uint32_t *)crc = sp_crc32_extend(*(uint32_t *)crc, bytes, size);
+}
+
+sp_status sp_crc32_file_range(const char *path, uint64_t offset, uint64_t length, uint32_t *crc) {
+  *crc = 0;
+  return sp_read_file_chunks(path, offset, length, crc32_chunk, crc);
 }
 
 /* ---- CRC32C ---- */

@@ -34,6 +34,11 @@ static inline uint32_t sp_crc32c(const void *data, size_t size) { return sp_crc3
  * Folded with PCLMULQDQ on x86-64 CPUs that have it (several times zlib's speed), zlib's
  * crc32_z elsewhere; every zip CRC-32 savepoint computes itself goes through here. */
 uint32_t sp_crc32_extend(uint32_t crc, const void *data, size_t size);
+/* The CRC-32 of A followed by B, from the CRC-32s of A and of B (B being second_size bytes). */
+uint32_t sp_crc32_combine(uint32_t first, uint32_t second, uint64_t second_size);
+/* The CRC-32 of length bytes at offset of a file, read through one small buffer: on VMs where
+ * touching a page for the first time is dear, cheaper than reading a fresh mapping of it. */
+sp_status sp_crc32_file_range(const char *path, uint64_t offset, uint64_t length, uint32_t *crc) SP_MUST_CHECK;
 
 /* LevelDB/TensorFlow masking of stored CRCs. */
 static inline uint32_t sp_crc32c_mask(uint32_t crc) {

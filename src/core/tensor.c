@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mapping.h"
 #include "core/memory.h"
 
 typedef struct dtype_info {
@@ -110,7 +111,7 @@ static sp_tensor *tensor_header(sp_dtype dtype, int rank, const int64_t *shape, 
   return tensor;
 }
 
-sp_tensor *sp_tensor_new(sp_dtype dtype, int rank, const int64_t *shape) {
+sp_tensor *sp_tensor_new_unfaulted(sp_dtype dtype, int rank, const int64_t *shape) {
   size_t bytes;
   sp_tensor *tensor = tensor_header(dtype, rank, shape, &bytes);
   if (!tensor) return NULL;
@@ -119,8 +120,13 @@ sp_tensor *sp_tensor_new(sp_dtype dtype, int rank, const int64_t *shape) {
     free(tensor);
     return NULL;
   }
-  sp_memory_prefault(tensor->data, bytes); /* a tensor is made to be filled: fault it in at once */
   tensor->owns_data = 1;
+  return tensor;
+}
+
+sp_tensor *sp_tensor_new(sp_dtype dtype, int rank, const int64_t *shape) {
+  sp_tensor *tensor = sp_tensor_new_unfaulted(dtype, rank, shape);
+  if (tensor) sp_memory_prefault(tensor->data, tensor->size); /* a tensor is made to be filled: fault it in at once */
   return tensor;
 }
 
@@ -163,8 +169,8 @@ sp_tensor *sp_tensor_cast(const sp_tensor *source, sp_dtype dtype) {
   return cast;
 }
 
-void sp_tensor_free(sp_tensor *tensor) {
-  if (!tensor) return;
+/* Releases what the tensor's data belongs to: its own storage (and strings), or its mapping. */
+static void release_data(sp_tensor *tensor) {
   if (tensor->owns_data) {
     if (tensor->dtype == SP_STRING && tensor->data) {
       sp_string *strings = tensor->data;
@@ -173,7 +179,44 @@ void sp_tensor_free(sp_tensor *tensor) {
     }
     free(tensor->data);
   }
+  sp_mapping_release(tensor->mapping);
+  tensor->data = NULL;
+  tensor->owns_data = 0;
+  tensor->mapping = NULL;
+}
+
+void sp_tensor_free(sp_tensor *tensor) {
+  if (!tensor) return;
+  release_data(tensor);
   free(tensor);
+}
+
+void sp_tensor_view(sp_tensor *tensor, sp_mapping *mapping, const void *data) {
+  sp_mapping_retain(mapping); /* first: the tensor may already view this mapping */
+  release_data(tensor);
+  tensor->data = (void *)data;
+  tensor->mapping = mapping;
+}
+
+sp_status sp_tensor_prepare_overwrite(sp_tensor *tensor) {
+  if (tensor->mapping) {
+    void *storage = sp_alloc(tensor->size);
+    if (!storage) return SP_ERROR_NO_MEMORY;
+    release_data(tensor);
+    tensor->data = storage;
+    tensor->owns_data = 1;
+  }
+  sp_memory_prefault(tensor->data, tensor->size);
+  return SP_OK;
+}
+
+sp_status sp_tensor_overwrite(sp_tensor *target, const sp_tensor *source) {
+  if (target->size != source->size || target->dtype != source->dtype)
+    return sp_fail(SP_ERROR_MISMATCH, "cannot overwrite a %s tensor of %zu bytes with a %s one of %zu bytes",
+                   sp_dtype_name(target->dtype), target->size, sp_dtype_name(source->dtype), source->size);
+  SP_TRY(sp_tensor_prepare_overwrite(target));
+  if (source->size) memcpy(target->data, source->data, source->size);
+  return SP_OK;
 }
 
 int64_t sp_tensor_count(const sp_tensor *tensor) {

@@ -20,6 +20,7 @@
 
 #include "core/bytes.h"
 #include "core/file.h"
+#include "core/mapping.h"
 #include "core/memory.h"
 
 #define GIB (UINT64_C(1) << 30)
@@ -39,6 +40,7 @@ typedef struct h5_image {
   uint8_t *buffer;
   size_t capacity;
   size_t used; /* the core driver's end of file */
+  sp_mapping *mapping; /* reading: the file mapping lent lies in, when tensors may view it */
 } h5_image;
 
 struct sp_h5_file {
@@ -528,6 +530,7 @@ static sp_status new_handle(const char *name, int writable, int with_image, sp_h
 
 static void release_handle(sp_h5_file *file) {
   if (file->image) free(file->image->buffer);
+  if (file->image) sp_mapping_release(file->image->mapping);
   free(file->image);
   free(file->name);
   free(file);
@@ -573,6 +576,25 @@ sp_status sp_h5_open_image(const void *data, size_t size, const char *name, sp_h
   hid_t access = make_image_access_list(handle->image, 1);
   hid_t id = access < 0 ? -1 : H5Fopen(driver_name, H5F_ACC_RDONLY, access);
   return finish_open(handle, id, access, "not a readable HDF5 image", file);
+}
+
+void sp_h5_allow_views(sp_h5_file *file, sp_mapping *mapping) {
+  if (!file->image || file->writable) return;
+  sp_mapping_release(file->image->mapping);
+  file->image->mapping = sp_mapping_retain(mapping);
+}
+
+sp_status sp_h5_open_mapped(const char *path, sp_h5_file **file) {
+  *file = NULL;
+  uint64_t size;
+  SP_TRY(sp_file_size(path, &size));
+  if (size < 8) return sp_fail(SP_ERROR_FORMAT, "%s: %llu bytes is not an HDF5 file", path, (unsigned long long)size);
+  sp_file_view view;
+  SP_TRY(sp_file_view_open(path, 0, size, &view));
+  sp_status status = sp_h5_open_image(view.data, view.size, path, file);
+  if (status == SP_OK) sp_h5_allow_views(*file, view.mapping);
+  sp_file_view_close(&view);
+  return status;
 }
 
 sp_status sp_h5_create(const char *path, sp_h5_file **file) {
@@ -943,6 +965,23 @@ sp_status sp_h5_read_tensor(sp_h5_file *file, const char *path, uint64_t limit, 
   return SP_OK;
 }
 
+/* Where a dataset's elements lie in the mapped image, when a tensor can view them there as they
+ * are: contiguous storage inside the image, stored exactly as they are kept in memory (type
+ * equal to the memory type; not booleans, which are normalised) and aligned for the dtype. */
+static const uint8_t *viewable_elements(const sp_h5_file *file, hid_t dataset, const dataset_view *view,
+                                        const sp_tensor *target) {
+  const h5_image *image = file->image;
+  if (!image || !image->mapping || !target->size || target->dtype == SP_BOOL || !is_contiguous(dataset)) return NULL;
+  hid_t stored_type = H5Dget_type(dataset);
+  int same_type = stored_type >= 0 && H5Tequal(stored_type, view->memory_type) > 0;
+  close_id(stored_type);
+  haddr_t offset = H5Dget_offset(dataset);
+  if (!same_type || offset == HADDR_UNDEF || offset > image->lent_size || target->size > image->lent_size - offset)
+    return NULL;
+  const uint8_t *elements = image->lent + offset;
+  return (uintptr_t)elements % sp_dtype_size(target->dtype) == 0 ? elements : NULL;
+}
+
 sp_status sp_h5_read_tensor_into(sp_h5_file *file, const char *path, sp_tensor *target) {
   h5_prepare();
   hid_t dataset;
@@ -956,9 +995,14 @@ sp_status sp_h5_read_tensor_into(sp_h5_file *file, const char *path, sp_tensor *
                        sp_dtype_name(view.info.dtype), sp_shape_format(view.info.rank, view.info.shape, found, sizeof found),
                        sp_dtype_name(target->dtype), sp_shape_format(target->rank, target->shape, expected, sizeof expected));
   }
-  if (status == SP_OK && target->size &&
-      read_whole(file, dataset, view.memory_type, target) < 0)
-    status = hdf5_fail(SP_ERROR_FORMAT, file->name, "dataset '%s': reading its data", shown_path(path));
+  const uint8_t *elements = status == SP_OK ? viewable_elements(file, dataset, &view, target) : NULL;
+  if (elements) {
+    sp_tensor_view(target, file->image->mapping, elements);
+  } else if (status == SP_OK && target->size) {
+    status = sp_tensor_prepare_overwrite(target);
+    if (status == SP_OK && read_whole(file, dataset, view.memory_type, target) < 0)
+      status = hdf5_fail(SP_ERROR_FORMAT, file->name, "dataset '%s': reading its data", shown_path(path));
+  }
   if (status == SP_OK && target->dtype == SP_BOOL) {
     uint8_t *values = target->data;
     for (size_t index = 0; index < target->size; index++) values[index] = values[index] != 0;

@@ -44,6 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/mapping.h"
 #include "core/status.h"
 #include "savepoint/tensor.h"
 
@@ -87,6 +88,14 @@ sp_status sp_h5_open(const char *path, sp_h5_file **file) SP_MUST_CHECK;
 /* Opens an in-memory HDF5 image read-only without copying it: data must stay valid and
  * unchanged until sp_h5_close. name is used in messages (e.g. "m.keras:model.weights.h5"). */
 sp_status sp_h5_open_image(const void *data, size_t size, const char *name, sp_h5_file **file) SP_MUST_CHECK;
+/* Opens an HDF5 file read-only through a private mapping of it (core/mapping.h), whose bytes
+ * sp_h5_read_tensor_into lets tensors view (sp_h5_allow_views). */
+sp_status sp_h5_open_mapped(const char *path, sp_h5_file **file) SP_MUST_CHECK;
+/* For an image opened with sp_h5_open_image whose bytes lie inside mapping: from now on
+ * sp_h5_read_tensor_into points a tensor at a dataset's elements in the mapping, instead of
+ * copying them, wherever they are stored contiguously, unfiltered, aligned and exactly as
+ * memory holds them; the tensor keeps the mapping alive. No effect on other handles. */
+void sp_h5_allow_views(sp_h5_file *file, sp_mapping *mapping);
 /* Creates (truncates) an HDF5 file at path for writing. Callers pass a temporary path
  * (sp_temp_path_for) and publish it with sp_publish_file after sp_h5_close succeeds. */
 sp_status sp_h5_create(const char *path, sp_h5_file **file) SP_MUST_CHECK;
@@ -127,7 +136,8 @@ sp_status sp_h5_describe_dataset(sp_h5_file *file, const char *path, sp_h5_datas
 sp_status sp_h5_read_tensor(sp_h5_file *file, const char *path, uint64_t limit, sp_tensor **tensor) SP_MUST_CHECK;
 /* Reads a whole dataset into target, whose dtype and shape must equal the dataset's
  * (SP_ERROR_MISMATCH otherwise), after the same checks as sp_h5_read_tensor: nothing is
- * allocated, so a large weight goes straight into the memory that keeps it. */
+ * allocated, so a large weight goes straight into the memory that keeps it. Where the file
+ * allows views (sp_h5_allow_views), target views the elements in place instead. */
 sp_status sp_h5_read_tensor_into(sp_h5_file *file, const char *path, sp_tensor *target) SP_MUST_CHECK;
 /* Writes a tensor as a new contiguous dataset, creating missing parent groups (h5py
  * create_dataset('a/b/c', ...)). The data goes to HDF5 straight from tensor->data, so a

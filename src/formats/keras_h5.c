@@ -466,12 +466,12 @@ static sp_status read_weights(sp_h5_file *file, const char *source, void *contex
 static sp_status load(const char *path, const sp_load_options *options, sp_model **model) {
   h5_job job = {.loaded = model, .load = options};
   *model = NULL;
-  return sp_h5_read_with(path, read_model, &job);
+  return sp_h5_read_with(path, options->map_weights, read_model, &job);
 }
 
 static sp_status load_weights(sp_model *model, const char *path, const sp_load_options *options) {
   h5_job job = {.target = model, .load = options};
-  return sp_h5_read_with(path, read_weights, &job);
+  return sp_h5_read_with(path, options->map_weights, read_weights, &job);
 }
 
 /* ---- writing ---- */

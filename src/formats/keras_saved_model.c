@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mapping.h"
 #include "core/json.h"
 #include "core/memory.h"
 #include "formats/proto_read.h"
@@ -261,8 +262,8 @@ static sp_status load_variable(weight_source *source, sp_variable *variable, con
                      sp_dtype_name(variable->value->dtype),
                      sp_shape_format(variable->value->rank, variable->value->shape, expected, sizeof expected));
   } else {
-    memcpy(variable->value->data, value->data, value->size);
-    variable->initialized = 1;
+    status = sp_tensor_overwrite(variable->value, value);
+    variable->initialized = status == SP_OK;
   }
   sp_tensor_free(value);
   return status;

@@ -149,14 +149,17 @@ static sp_status open_weights(archive *source, const sp_load_options *options, s
   }
   if (!source->zip) {
     char *path = sp_path_join(source->path, WEIGHTS_MEMBER);
-    sp_status status = path ? sp_h5_open(path, file) : SP_ERROR_NO_MEMORY;
+    sp_status status = !path ? SP_ERROR_NO_MEMORY : options->map_weights ? sp_h5_open_mapped(path, file)
+                                                                          : sp_h5_open(path, file);
     free(path);
     return status;
   }
   if (!image->data) SP_TRY(start_weights(source, options, image));
   char name[4200];
   snprintf(name, sizeof name, "%s:%s", source->path, WEIGHTS_MEMBER);
-  return sp_h5_open_image(image->data, image->size, name, file);
+  SP_TRY(sp_h5_open_image(image->data, image->size, name, file));
+  if (options->map_weights && image->mapped.mapping) sp_h5_allow_views(*file, image->mapped.mapping);
+  return SP_OK;
 }
 
 /* Closes the weights and waits for the CRC-32 check of the lent image. A corrupt member wins
@@ -272,6 +275,21 @@ static sp_status weights_image(const sp_model *model, int include_optimizer, uin
   return sp_h5_take_image(file, data, size);
 }
 
+/* Ends config.json with as many spaces (JSON whitespace, which every reader skips) as put the
+ * weights that follow it at a multiple of 64 bytes in the archive, so that a load with
+ * map_weights can view them in place: a float cannot be viewed at an unaligned address. */
+static sp_status pad_for_weights(const sp_zip_writer *writer, char **config_text) {
+  size_t length = strlen(*config_text);
+  size_t padding = sp_zip_writer_padding_before(writer, CONFIG_MEMBER, length, WEIGHTS_MEMBER, 64);
+  if (padding == 0) return SP_OK;
+  char *padded = sp_realloc_array(*config_text, length + padding + 1, 1);
+  if (!padded) return SP_ERROR_NO_MEMORY;
+  memset(padded + length, ' ', padding);
+  padded[length + padding] = '\0';
+  *config_text = padded;
+  return SP_OK;
+}
+
 static sp_status save(const sp_model *model, const char *path, const sp_save_options *options) {
   json_object *config = sp_keras_model_object(model, 3);
   if (!config) return sp_last_status();
@@ -287,6 +305,7 @@ static sp_status save(const sp_model *model, const char *path, const sp_save_opt
     status = sp_zip_writer_add_owned(writer, METADATA_MEMBER, metadata_text, strlen(metadata_text), NULL);
     metadata_text = NULL;
   }
+  if (status == SP_OK) status = pad_for_weights(writer, &config_text);
   if (status == SP_OK) {
     status = sp_zip_writer_add_owned(writer, CONFIG_MEMBER, config_text, strlen(config_text), NULL);
     config_text = NULL;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mapping.h"
 #include "core/memory.h"
 
 /* Layers whose variables Keras 3 keeps on a sub-layer attribute (the RNN cell). */
@@ -233,8 +234,9 @@ sp_status sp_variable_assign(sp_variable *variable, const sp_tensor *value, cons
     return sp_fail(SP_ERROR_FORMAT, "%s holds %s values; %s variable '%s' needs numbers", source,
                    sp_dtype_name(value->dtype), sp_layer_describe(variable->layer), variable->name);
   if (value->dtype == SP_FLOAT32) {
-    memcpy(target->data, value->data, target->size);
+    SP_TRY(sp_tensor_overwrite(target, value));
   } else {
+    SP_TRY(sp_tensor_prepare_overwrite(target));
     int64_t count = sp_tensor_count(target);
     for (int64_t i = 0; i < count; i++) sp_tensor_set_double(target, i, sp_tensor_get_double(value, i));
   }

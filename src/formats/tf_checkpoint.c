@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mapping.h"
 #include "core/file.h"
 #include "core/memory.h"
 #include "formats/codec.h"
@@ -860,8 +861,7 @@ static sp_status read_staged(restore_plan *plan, staged_value *staged) {
 
 static sp_status execute_plan(restore_plan *plan) {
   for (size_t i = 0; i < plan->count; i++) SP_TRY(read_staged(plan, &plan->values[i]));
-  for (size_t i = 0; i < plan->count; i++)
-    memcpy(plan->values[i].destination->data, plan->values[i].value->data, plan->values[i].value->size);
+  for (size_t i = 0; i < plan->count; i++) SP_TRY(sp_tensor_overwrite(plan->values[i].destination, plan->values[i].value));
   return SP_OK;
 }
 

@@ -33,6 +33,7 @@
 #include "core/file.h"
 #include "core/file_parts.h"
 #include "core/json.h"
+#include "core/mapping.h"
 #include "core/memory.h"
 #include "formats/codec.h"
 #include "formats/keras_config.h"
@@ -222,9 +223,13 @@ typedef struct shard_file {
 typedef struct weight_group {
   shard_file *shards;
   size_t count;
+  sp_mapping *mapping; /* with map_weights: the shards mapped one after another, from bytes */
+  const uint8_t *bytes;
 } weight_group;
 
 static void close_group(weight_group *group) {
+  sp_mapping_release(group->mapping);
+  group->mapping = NULL;
   for (size_t i = 0; group->shards && i < group->count; i++) free(group->shards[i].path);
   free(group->shards);
   group->shards = NULL;
@@ -263,6 +268,23 @@ static sp_status open_group(const char *directory, const json_object *paths, uin
                      (unsigned long long)expected, (unsigned long long)options->max_total_bytes);
   if (status != SP_OK) close_group(group);
   return status;
+}
+
+/* Maps a group's shards as one region that weights can view. Shards that cannot be mapped side
+ * by side (a size that is not a whole number of pages, as TF.js's default 4 MiB always is) are
+ * read by copying instead, and so is everything when the mapping fails for another reason:
+ * reading reports that reason as reads do. */
+static void map_group(weight_group *group) {
+  const char **paths = sp_alloc_zeroed(group->count + 1, sizeof *paths);
+  uint64_t *sizes = sp_alloc_zeroed(group->count + 1, sizeof *sizes);
+  for (size_t i = 0; paths && sizes && i < group->count; i++) {
+    paths[i] = group->shards[i].path;
+    sizes[i] = group->shards[i].size;
+  }
+  if (!paths || !sizes || sp_mapping_join(paths, sizes, group->count, &group->mapping, &group->bytes) != SP_OK)
+    sp_clear_error();
+  free(paths);
+  free(sizes);
 }
 
 /* Copies [offset, offset + size) of a group's bytes into buffer, straight from the shard files
@@ -390,14 +412,21 @@ static sp_status match_weights(const sp_model *model, named_variable *named, int
   return SP_OK;
 }
 
-/* Fills one variable: weights stored as the variable holds them are read straight from the
- * shards into its tensor (no copy of the model's bytes in between); quantized, float16, bool or
+/* Fills one variable: weights stored as the variable holds them are viewed in the group's
+ * mapping (map_weights) or read straight from the shards into its tensor (no copy of the
+ * model's bytes in between); quantized, float16, bool or
  * differently typed weights are read into a buffer of their stored size and converted. */
 static sp_status read_weight(const manifest_weight *weight, const weight_group *group, sp_variable *variable,
                              const char *where) {
   sp_tensor *destination = variable->value;
   if (reads_directly(weight, destination)) {
-    SP_TRY(read_span(group, weight->offset, weight->bytes, destination->data, where));
+    const uint8_t *stored = group->mapping ? group->bytes + weight->offset : NULL;
+    if (stored && destination->size && (uintptr_t)stored % sp_dtype_size(destination->dtype) == 0) {
+      sp_tensor_view(destination, group->mapping, stored);
+    } else {
+      SP_TRY(sp_tensor_prepare_overwrite(destination));
+      SP_TRY(read_span(group, weight->offset, weight->bytes, destination->data, where));
+    }
     variable->initialized = 1;
     return SP_OK;
   }
@@ -476,6 +505,7 @@ static sp_status load_weights_from(sp_model *model, const json_object *root, con
       status = sp_fail(SP_ERROR_UNSAFE, "%s: %llu bytes of weights is over the limit of %llu", where,
                        (unsigned long long)grand_total, (unsigned long long)options->max_total_bytes);
     if (status == SP_OK) status = open_group(directory, paths, offset, where, options, &groups[g]);
+    if (status == SP_OK && options->map_weights && offset > 0) map_group(&groups[g]);
   }
   if (status == SP_OK) status = assign_weights(model, weights, groups, group_of, (int)weight_total, where);
   for (size_t g = 0; groups && g < group_count; g++) close_group(&groups[g]);

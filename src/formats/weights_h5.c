@@ -403,10 +403,10 @@ sp_status sp_h5_write_durably(const char *path, sp_status (*write)(sp_h5_file *f
   return status;
 }
 
-sp_status sp_h5_read_with(const char *path, sp_status (*read)(sp_h5_file *file, const char *source, void *context),
-                          void *context) {
+sp_status sp_h5_read_with(const char *path, int map_weights,
+                          sp_status (*read)(sp_h5_file *file, const char *source, void *context), void *context) {
   sp_h5_file *file;
-  SP_TRY(sp_h5_open(path, &file));
+  SP_TRY(map_weights ? sp_h5_open_mapped(path, &file) : sp_h5_open(path, &file));
   char source[4200];
   snprintf(source, sizeof source, "'%s'", path);
   sp_status status = read(file, source, context);
@@ -438,7 +438,7 @@ static sp_status read_weights(sp_h5_file *file, const char *source, void *contex
 
 static sp_status load_weights(sp_model *model, const char *path, const sp_load_options *options) {
   weights_job job = {.target = model, .load = options};
-  return sp_h5_read_with(path, read_weights, &job);
+  return sp_h5_read_with(path, options->map_weights, read_weights, &job);
 }
 
 const sp_codec sp_weights_h5_codec = {

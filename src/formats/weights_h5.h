@@ -43,8 +43,10 @@ sp_status sp_keras_restore_optimizer(sp_h5_file *file, const sp_optimizer_state 
  * write(file, context) and closing succeed (core/file.h). */
 sp_status sp_h5_write_durably(const char *path, sp_status (*write)(sp_h5_file *file, const void *context),
                               const void *context) SP_MUST_CHECK;
-/* Opens path read-only, runs read(file, "'path'", context), closes it. */
-sp_status sp_h5_read_with(const char *path, sp_status (*read)(sp_h5_file *file, const char *source, void *context),
+/* Opens path read-only (mapped, its weights viewed in place, with map_weights), runs
+ * read(file, "'path'", context), closes it. */
+sp_status sp_h5_read_with(const char *path, int map_weights,
+                          sp_status (*read)(sp_h5_file *file, const char *source, void *context),
                           void *context) SP_MUST_CHECK;
 
 /* 1 when an open HDF5 file has the Keras 3 layout (a root `vars` group or `layers` group). */

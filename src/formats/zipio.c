@@ -535,7 +535,8 @@ static sp_status view_archive(const sp_zip_reader *reader, uint64_t offset, uint
  * its local header signature and that header and data lie inside the archive. 0 when they
  * cannot be lent as they are (the caller then reads the member through libzip, which
  * reports any damage as it always has). The CRC-32 is not checked here. */
-static int locate_stored(const sp_zip_reader *reader, const sp_zip_member *member, sp_file_view *body) {
+static int locate_stored(const sp_zip_reader *reader, const sp_zip_member *member, sp_file_view *body,
+                         uint64_t *body_offset) {
   enum { LOCAL_HEADER = 30 };
   uint64_t offset = reader->local_header_offsets[member - reader->members];
   if (member->method != SP_ZIP_STORED || member->compressed_size != member->size || offset == UINT64_MAX) return 0;
@@ -544,35 +545,65 @@ static int locate_stored(const sp_zip_reader *reader, const sp_zip_member *membe
   int signed_right = sp_load_u32le(header.data) == 0x04034b50;
   uint64_t data_offset = offset + LOCAL_HEADER + sp_load_u16le(header.data + 26) + sp_load_u16le(header.data + 28);
   sp_file_view_close(&header);
+  *body_offset = data_offset;
   return signed_right && view_archive(reader, data_offset, member->size, body) == SP_OK;
 }
 
-/* A CRC-32 over bytes, computed on a second thread when asked (and one can be started). */
-typedef struct crc_job {
+/* A CRC-32 over bytes, computed on a second thread when asked (and one can be started). When
+ * the bytes are mapped from a file (path set, at file_offset), they are read from the file
+ * through a small buffer instead: the same bytes (a file savepoint maps is not rewritten in
+ * place), without touching every page of the mapping a first time (see sp_crc32_file_range). */
+typedef struct crc_part {
   const uint8_t *data;
   size_t size;
+  const char *path;
+  uint64_t file_offset;
   uint32_t crc;
   int threaded;
   pthread_t thread;
-} crc_job;
+} crc_part;
 
-static void *run_crc_job(void *argument) {
-  crc_job *job = argument;
-  job->crc = sp_crc32_extend(0, job->data, job->size);
+/* A large job is split in two halves, each on a thread of its own, their CRCs combined. */
+typedef struct crc_job {
+  crc_part parts[2];
+  int part_count;
+  int threaded; /* 1 when the CRC is being computed in the background */
+} crc_job;
+static const size_t split_crc_floor = 64 << 20;
+
+static void *run_crc_part(void *argument) {
+  crc_part *part = argument;
+  if (part->path && sp_crc32_file_range(part->path, part->file_offset, part->size, &part->crc) == SP_OK) return NULL;
+  sp_clear_error(); /* the mapping holds the same bytes: check them there */
+  part->crc = sp_crc32_extend(0, part->data, part->size);
   return NULL;
 }
 
-/* job must stay at its address until crc_job_finish. */
-static void crc_job_start(crc_job *job, const uint8_t *data, size_t size, int in_background) {
-  *job = (crc_job){.data = data, .size = size};
-  job->threaded = in_background && pthread_create(&job->thread, NULL, run_crc_job, job) == 0;
-  if (!job->threaded) run_crc_job(job);
+/* job must stay at its address until crc_job_finish; path (NULL for bytes in memory) too. */
+static void crc_job_start(crc_job *job, const uint8_t *data, size_t size, const char *path, uint64_t file_offset,
+                          int in_background) {
+  *job = (crc_job){.part_count = in_background && size >= split_crc_floor ? 2 : 1};
+  size_t first = job->part_count == 2 ? size / 2 : size;
+  job->parts[0] = (crc_part){.data = data, .size = first, .path = path, .file_offset = file_offset};
+  job->parts[1] = (crc_part){.data = data + first, .size = size - first, .path = path, .file_offset = file_offset + first};
+  for (int i = 0; i < job->part_count; i++) {
+    crc_part *part = &job->parts[i];
+    part->threaded = in_background && pthread_create(&part->thread, NULL, run_crc_part, part) == 0;
+    if (!part->threaded) run_crc_part(part);
+    job->threaded |= part->threaded;
+  }
 }
 
 static uint32_t crc_job_finish(crc_job *job) {
-  if (job->threaded) pthread_join(job->thread, NULL);
+  uint32_t crc = 0;
+  for (int i = 0; i < job->part_count; i++) {
+    crc_part *part = &job->parts[i];
+    if (part->threaded) pthread_join(part->thread, NULL);
+    part->threaded = 0;
+    crc = i == 0 ? part->crc : sp_crc32_combine(crc, part->crc, part->size);
+  }
   job->threaded = 0;
-  return job->crc;
+  return crc;
 }
 
 /* The CRC-32 check of lent bytes, and what a mismatch needs to read the member again. */
@@ -610,7 +641,8 @@ static sp_status view_member(sp_zip_reader *reader, const char *name, uint64_t l
   const sp_zip_member *member;
   SP_TRY(find_readable(reader, name, limit, &member));
   sp_file_view body;
-  if (!locate_stored(reader, member, &body)) return view_copy(reader, member, limit, view);
+  uint64_t body_offset;
+  if (!locate_stored(reader, member, &body, &body_offset)) return view_copy(reader, member, limit, view);
   sp_zip_crc_check *check = sp_alloc_zeroed(1, sizeof *check);
   if (!check) {
     sp_file_view_close(&body);
@@ -618,7 +650,7 @@ static sp_status view_member(sp_zip_reader *reader, const char *name, uint64_t l
   }
   *check = (sp_zip_crc_check){.reader = reader, .member = member, .limit = limit};
   *view = (sp_zip_view){.data = body.data, .size = body.size, .mapped = body, .check = check};
-  crc_job_start(&check->job, body.data, body.size, in_background);
+  crc_job_start(&check->job, body.data, body.size, reader->on_disk ? reader->name : NULL, body_offset, in_background);
   return SP_OK;
 }
 
@@ -847,6 +879,16 @@ static int fits_stored_writer(const sp_zip_writer *writer) {
   return total < 0xffffffffu;
 }
 
+size_t sp_zip_writer_padding_before(const sp_zip_writer *writer, const char *padded_name, size_t padded_size,
+                                    const char *aligned_name, size_t alignment) {
+  if (writer->needs_libzip || writer->stored_count != writer->count || alignment == 0) return 0;
+  uint64_t offset = 0;
+  for (size_t i = 0; i < writer->stored_count; i++)
+    offset += LOCAL_HEADER_BYTES + strlen(writer->stored[i].name) + writer->stored[i].size;
+  offset += LOCAL_HEADER_BYTES + strlen(padded_name) + padded_size + LOCAL_HEADER_BYTES + strlen(aligned_name);
+  return (size_t)((alignment - offset % alignment) % alignment);
+}
+
 /* The fields a local header and a central directory entry share, from "version needed" on. */
 static void store_common_fields(uint8_t *at, const stored_member *member, uint32_t crc) {
   sp_store_u16le(at, 10); /* version needed: 1.0, as libzip writes for STORED */
@@ -865,15 +907,16 @@ static void store_common_fields(uint8_t *at, const stored_member *member, uint32
 static sp_status write_stored_member(sp_atomic_file *file, const stored_member *member, uint64_t offset,
                                      uint32_t *crc) {
   crc_job job;
-  crc_job_start(&job, member->data, member->size, member->size >= background_crc_floor);
+  crc_job_start(&job, member->data, member->size, NULL, 0, member->size >= background_crc_floor);
   uint8_t header[LOCAL_HEADER_BYTES];
   sp_store_u32le(header, 0x04034b50);
-  store_common_fields(header + 4, member, job.threaded ? 0 : job.crc);
+  int patch = job.threaded; /* else the CRC-32 is known already and goes in the header now */
+  uint32_t known = patch ? 0 : crc_job_finish(&job);
+  store_common_fields(header + 4, member, known);
   sp_status status = sp_atomic_write(file, header, sizeof header);
   if (status == SP_OK) status = sp_atomic_write(file, member->name, strlen(member->name));
   if (status == SP_OK && member->size) status = sp_atomic_write(file, member->data, member->size);
-  int patch = job.threaded;
-  *crc = crc_job_finish(&job);
+  *crc = patch ? crc_job_finish(&job) : known;
   if (status == SP_OK && patch) {
     uint8_t field[4];
     sp_store_u32le(field, *crc);

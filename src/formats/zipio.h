@@ -140,6 +140,13 @@ sp_status sp_zip_writer_add_owned(sp_zip_writer *writer, const char *name, void 
  * mode is stored (as zipfile.write does). */
 sp_status sp_zip_writer_add_file(sp_zip_writer *writer, const char *name, const char *source_path,
                                  const sp_zip_entry_options *options) SP_MUST_CHECK;
+/* How many bytes to append to a member called padded_name of padded_size bytes, about to be
+ * added, so that the bytes of the member called aligned_name, added right after it, start at a
+ * multiple of alignment in the archive (as both writers lay out STORED members: local header,
+ * name, bytes). 0 when the archive so far is not one of STORED members added from memory. Lets
+ * a loader map a member's contents with its numbers aligned (.keras: model.weights.h5). */
+size_t sp_zip_writer_padding_before(const sp_zip_writer *writer, const char *padded_name, size_t padded_size,
+                                    const char *aligned_name, size_t alignment);
 /* Writes every member, fsyncs and publishes the archive at its final path. The writer is
  * released either way; on failure the final path is untouched. */
 sp_status sp_zip_writer_commit(sp_zip_writer *writer) SP_MUST_CHECK;

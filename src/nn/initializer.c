@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "core/mapping.h"
 #include "core/memory.h"
 
 typedef enum family {
@@ -221,6 +222,7 @@ sp_status sp_initializer_fill(const json_object *spec_json, sp_tensor *tensor, s
     sp_rng_seed(&seeded, (uint64_t)spec.seed);
     rng = &seeded;
   }
+  SP_TRY(sp_tensor_prepare_overwrite(tensor));
   float *values = sp_tensor_floats(tensor);
   int64_t count = sp_tensor_count(tensor);
   double fan_in, fan_out, scale, limit, deviation;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "core/mapping.h"
 #include "core/memory.h"
 #include "nn/custom_objects.h"
 #include "nn/initializer.h"
@@ -144,7 +145,7 @@ static sp_status add_variable(sp_layer *layer, const char *name, int rank, const
   sp_variable *variable = sp_alloc_zeroed(1, sizeof *variable);
   if (!variable) return SP_ERROR_NO_MEMORY;
   variable->name = sp_strdup(name);
-  variable->value = sp_tensor_new(SP_FLOAT32, rank, shape);
+  variable->value = sp_tensor_new_unfaulted(SP_FLOAT32, rank, shape); /* filled or mapped later */
   if (!variable->name || !variable->value) {
     free_variable(variable);
     return sp_error_context(SP_ERROR_NO_MEMORY, "%s: variable '%s'", sp_layer_describe(layer), name);
@@ -187,6 +188,7 @@ sp_status sp_layer_add_variable_initialized_by(sp_layer *layer, const char *name
   sp_variable *variable;
   SP_TRY(add_variable(layer, name, rank, shape, NULL, trainable, &variable));
   if (initializer_name && strcmp(initializer_name, "ones") == 0) {
+    SP_TRY(sp_tensor_prepare_overwrite(variable->value));
     float *values = sp_tensor_floats(variable->value);
     for (int64_t i = 0; i < sp_tensor_count(variable->value); i++) values[i] = 1.0f;
   }

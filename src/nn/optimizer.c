@@ -31,6 +31,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/mapping.h"
 #include "core/json.h"
 #include "core/memory.h"
 #include "nn/initializer.h"
@@ -1003,10 +1004,8 @@ sp_status sp_optimizer_set_variable(sp_optimizer *optimizer, int index, const sp
                    variable->name, sp_shape_format(target->rank, target->shape, want, sizeof want), sp_dtype_name(target->dtype),
                    sp_shape_format(value->rank, value->shape, got, sizeof got), sp_dtype_name(value->dtype));
   }
-  if (value->dtype == target->dtype) {
-    memcpy(target->data, value->data, target->size);
-    return SP_OK;
-  }
+  if (value->dtype == target->dtype) return sp_tensor_overwrite(target, value);
+  SP_TRY(sp_tensor_prepare_overwrite(target));
   for (int64_t i = 0; i < count; i++) sp_tensor_set_double(target, i, sp_tensor_get_double(value, i));
   return SP_OK;
 }

@@ -185,6 +185,7 @@ static sp_status shape_gradients(fit_run *run, sp_tensor *const *predictions) {
     *gradient = *like;
     gradient->data = data;
     gradient->owns_data = 0;
+    gradient->mapping = NULL;
   }
   return SP_OK;
 }
