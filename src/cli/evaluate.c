@@ -17,7 +17,7 @@ typedef struct evaluate_options {
   sp_cli_data_options data;
   sp_cli_compile_flags compile;
   int64_t batch_size;
-  int verbose, json;
+  int verbose, json, map_weights;
 } evaluate_options;
 
 static void print_help(void) {
@@ -28,16 +28,18 @@ static void print_help(void) {
          "%s%s"
          "  --batch-size N          samples per step (default 32)\n"
          "  --verbose 0|1|2         progress (default 0)\n"
-         "  --json                  print {\"loss\": …, \"<metric>\": …}\n",
-         sp_cli_data_help, sp_cli_compile_help);
+         "  --json                  print {\"loss\": …, \"<metric>\": …}\n"
+         "%s",
+         sp_cli_data_help, sp_cli_compile_help, sp_cli_map_weights_help);
 }
 
-enum { OPTION_BATCH_SIZE = 1300, OPTION_VERBOSE, OPTION_JSON, OPTION_HELP };
+enum { OPTION_BATCH_SIZE = 1300, OPTION_VERBOSE, OPTION_JSON, OPTION_MAP_WEIGHTS, OPTION_HELP };
 
 static int parse_arguments(int argc, char **argv, evaluate_options *options) {
   static const struct option long_options[] = {{"batch-size", required_argument, NULL, OPTION_BATCH_SIZE},
                                                {"verbose", required_argument, NULL, OPTION_VERBOSE},
                                                {"json", no_argument, NULL, OPTION_JSON},
+                                               {"map-weights", no_argument, NULL, OPTION_MAP_WEIGHTS},
                                                {"help", no_argument, NULL, OPTION_HELP},
                                                SP_CLI_DATA_LONG_OPTIONS,
                                                SP_CLI_COMPILE_LONG_OPTIONS,
@@ -62,6 +64,7 @@ static int parse_arguments(int argc, char **argv, evaluate_options *options) {
         options->verbose = (int)value;
         break;
       case OPTION_JSON: options->json = 1; break;
+      case OPTION_MAP_WEIGHTS: options->map_weights = 1; break;
       case 'h':
       case OPTION_HELP: print_help(); return 0;
       case ':': return sp_cli_usage_error("evaluate", "%s needs a value", argv[optind - 1]);
@@ -90,7 +93,7 @@ int sp_cli_evaluate(int argc, char **argv) {
   sp_model *model = NULL;
   sp_cli_data data = {0};
   sp_logs results;
-  sp_status status = sp_cli_load_model(options.model_path, &model);
+  sp_status status = sp_cli_load_model(options.model_path, options.map_weights, &model);
   if (status == SP_OK) status = sp_cli_compile(model, &options.compile);
   if (status == SP_OK) status = sp_cli_load_data(&options.data, model, 1, &data);
   if (status == SP_OK) {

@@ -21,15 +21,22 @@ static sp_status load_architecture(const char *path, sp_model **model) {
   return sp_error_context(status, "loading the model config '%s'", path);
 }
 
-sp_status sp_cli_load_model(const char *path, sp_model **model) {
+sp_status sp_cli_load_model(const char *path, int map_weights, sp_model **model) {
   *model = NULL;
   sp_probe_info info;
   SP_TRY(sp_probe(path, &info));
   if (info.format == SP_FORMAT_JSON) return load_architecture(path, model);
   /* Everything else as it is saved: weights, and for full-model files the training config and
    * optimizer state, so that training resumes. */
-  return sp_load(path, NULL, model);
+  sp_load_options options = sp_load_defaults();
+  options.map_weights = map_weights;
+  return sp_load(path, &options, model);
 }
+
+const char sp_cli_map_weights_help[] =
+    "  --map-weights           view the weights in a mapping of the file instead of copying them\n"
+    "                          (loads in about the time reading the file takes; the file must not be\n"
+    "                          rewritten in place meanwhile)\n";
 
 const json_object *sp_cli_model_compile_config(const sp_model *model) {
   const json_object *config = sp_json_member(model->object_extra, "compile_config");

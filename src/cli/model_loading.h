@@ -14,8 +14,11 @@
 
 #include "savepoint/model.h"
 
-/* Loads the model at path. */
-sp_status sp_cli_load_model(const char *path, sp_model **model);
+/* Loads the model at path; with map_weights, its weights are viewed in a mapping of the file
+ * (sp_load_options.map_weights) — for the commands that only read them. */
+sp_status sp_cli_load_model(const char *path, int map_weights, sp_model **model);
+/* The help line of the read-only commands' --map-weights. */
+extern const char sp_cli_map_weights_help[];
 /* The compile_config stored with the model (borrowed; NULL when there is none). */
 const json_object *sp_cli_model_compile_config(const sp_model *model);
 

@@ -18,25 +18,27 @@
 typedef struct predict_options {
   const char *model_path, *output_path;
   sp_cli_data_options data;
-  int json;
+  int json, map_weights;
 } predict_options;
 
 static void print_help(void) {
-  printf("usage: savepoint predict MODEL DATA [--output Y.npy] [--json]\n\n"
+  printf("usage: savepoint predict MODEL DATA [--output Y.npy] [--json] [--map-weights]\n\n"
          "Runs MODEL (.keras, .h5, TF.js model.json, a Keras SavedModel or a Keras config JSON) on every\n"
          "sample and prints the outputs as JSON:\n"
          "{\"predictions\": [[…], …]} for one output, {\"outputs\": {\"<name>\": [[…], …]}} for several.\n\n"
          "%s"
          "  --output Y.npy          write float32 .npy files instead (Y.npy, Y_1.npy, … per output)\n"
-         "  --json                  print JSON (the default without --output)\n",
-         sp_cli_data_help);
+         "  --json                  print JSON (the default without --output)\n"
+         "%s",
+         sp_cli_data_help, sp_cli_map_weights_help);
 }
 
-enum { OPTION_OUTPUT = 1400, OPTION_JSON, OPTION_HELP };
+enum { OPTION_OUTPUT = 1400, OPTION_JSON, OPTION_MAP_WEIGHTS, OPTION_HELP };
 
 static int parse_arguments(int argc, char **argv, predict_options *options) {
   static const struct option long_options[] = {{"output", required_argument, NULL, OPTION_OUTPUT},
                                                {"json", no_argument, NULL, OPTION_JSON},
+                                               {"map-weights", no_argument, NULL, OPTION_MAP_WEIGHTS},
                                                {"help", no_argument, NULL, OPTION_HELP},
                                                SP_CLI_DATA_LONG_OPTIONS,
                                                {NULL, 0, NULL, 0}};
@@ -51,6 +53,7 @@ static int parse_arguments(int argc, char **argv, predict_options *options) {
     switch (option) {
       case OPTION_OUTPUT: options->output_path = optarg; break;
       case OPTION_JSON: options->json = 1; break;
+      case OPTION_MAP_WEIGHTS: options->map_weights = 1; break;
       case 'h':
       case OPTION_HELP: print_help(); return 0;
       case ':': return sp_cli_usage_error("predict", "%s needs a value", argv[optind - 1]);
@@ -109,7 +112,7 @@ int sp_cli_predict(int argc, char **argv) {
   sp_cli_data data = {0};
   sp_tensor **outputs = NULL;
   int count = 0;
-  sp_status status = sp_cli_load_model(options.model_path, &model);
+  sp_status status = sp_cli_load_model(options.model_path, options.map_weights, &model);
   if (status == SP_OK) status = sp_cli_load_data(&options.data, model, 0, &data);
   if (status == SP_OK) status = sp_model_predict(model, 1, (const sp_tensor *const *)&data.x, &count, &outputs);
   if (status == SP_OK && options.output_path) status = write_outputs(options.output_path, count, outputs);

@@ -195,7 +195,7 @@ static sp_status fit(const train_options *options, training_run *run) {
 }
 
 static sp_status prepare(const train_options *options, int argc, char **argv, training_run *run) {
-  SP_TRY(sp_cli_load_model(options->model_path, &run->model));
+  SP_TRY(sp_cli_load_model(options->model_path, 0, &run->model));
   if (options->seed >= 0) sp_model_set_seed(run->model, (uint64_t)options->seed);
   SP_TRY(sp_cli_compile(run->model, &options->compile));
   SP_TRY(sp_cli_load_data(&options->data, run->model, 1, &run->data));

@@ -29,6 +29,8 @@ static const uint64_t absurd_size_floor = 4 * GIB;
 static const uint64_t absurd_size_factor = 1000;
 /* No Keras attribute comes near this; a larger one is hostile. */
 static const uint64_t attribute_read_limit = UINT64_C(64) << 20;
+/* A chunk this large is always accepted when reading into an existing tensor. */
+static const uint64_t chunk_floor = UINT64_C(1) << 20;
 /* The core driver grows in-memory files by at least this much. */
 static const size_t image_increment = (size_t)1 << 20;
 
@@ -987,7 +989,10 @@ sp_status sp_h5_read_tensor_into(sp_h5_file *file, const char *path, sp_tensor *
   hid_t dataset;
   SP_TRY(open_dataset(file, path, &dataset));
   dataset_view view;
-  sp_status status = inspect_dataset(file, path, dataset, target->size, &view);
+  /* The target's size bounds the dataset (its shape must match); chunks, which may be larger
+   * than the data they hold, get at least the floor every read allows. */
+  uint64_t limit = target->size > chunk_floor ? target->size : chunk_floor;
+  sp_status status = inspect_dataset(file, path, dataset, limit, &view);
   if (status == SP_OK && (view.info.dtype != target->dtype || view.info.rank != target->rank ||
                           memcmp(view.info.shape, target->shape, (size_t)target->rank * sizeof *target->shape) != 0)) {
     char found[128], expected[128];

@@ -30,6 +30,10 @@ np.save("'"$work"'/Y.npy", np.stack([x[:, 0], x[:, 1], x[:, 0] * x[:, 1]], axis=
 for model in m.keras m.h5 m_tfjs/model.json; do
   "$cli" predict "$work/$model" --x "$work/X.npy" --output "$work/P-${model%%/*}.npy" >/dev/null 2>"$work/err" \
     || fail "predict $model failed: $(cat "$work/err")"
+  # weights viewed in a mapping of the file predict the very same bytes
+  "$cli" predict "$work/$model" --x "$work/X.npy" --map-weights --output "$work/M-${model%%/*}.npy" >/dev/null \
+    2>"$work/err" || fail "predict --map-weights $model failed: $(cat "$work/err")"
+  cmp -s "$work/P-${model%%/*}.npy" "$work/M-${model%%/*}.npy" || fail "predict --map-weights $model differs"
 done
 py '
 import h5py, numpy as np
