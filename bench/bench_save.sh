@@ -58,12 +58,12 @@ echo "== savepoint"
 echo "== ratios (savepoint time / peer time; 1.0 = as fast as the peer)"
 "$python" - "$scratch/savepoint.txt" "$dd_write" "$dd_read" "$h5py_write" "$h5py_read" <<'PY'
 import sys
-lines = [l.split() for l in open(sys.argv[1]) if l.split() and l.split()[1] in ("save", "load", "map")]
+lines = [l.split() for l in open(sys.argv[1]) if l.split() and l.split()[1] in ("save", "load", "map", "map+read")]
 dd_write, dd_read, h5_write, h5_read = map(float, sys.argv[2:6])
-print(f"{'format':12} {'step':5} {'vs dd':>8} {'vs h5py':>8}")
+print(f"{'format':12} {'step':8} {'vs dd':>8} {'vs h5py':>8}")
 for fmt, step, secs, *_ in lines:
     secs = float(secs)
     dd = dd_write if step == "save" else dd_read
     h5 = h5_write if step == "save" else h5_read
-    print(f"{fmt:12} {step:5} {secs / dd:8.2f} {secs / h5:8.2f}")
+    print(f"{fmt:12} {step:8} {secs / dd:8.2f} {secs / h5:8.2f}")
 PY
