@@ -18,6 +18,7 @@ h5py or the fixtures are absent.
 """
 import json
 import os
+import struct
 import sys
 import zipfile
 
@@ -118,10 +119,35 @@ def compare(reference, ours, label, compare_types=True, optimizer=True):
     print(f"{label}: {len(actual)} objects match {os.path.relpath(reference, FIXTURES)}")
 
 
+def member_data_offset(path, info):
+    """Where a member's bytes start in the archive: after its local header (30 bytes), its name
+    and its local extra field (which may differ from the central directory's)."""
+    with open(path, "rb") as archive:
+        archive.seek(info.header_offset)
+        header = archive.read(30)
+    assert header[:4] == b"PK\x03\x04", f"{info.filename}: no local header at {info.header_offset}"
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    return info.header_offset + 30 + name_length + extra_length
+
+
+def check_weights_alignment(path):
+    """Our .keras pads config.json with spaces so that model.weights.h5 starts at a multiple of 64
+    (sp_load_options.map_weights views the weights in place); the config must still parse."""
+    with zipfile.ZipFile(path) as archive:
+        offset = member_data_offset(path, archive.getinfo("model.weights.h5"))
+        assert offset % 64 == 0, f"model.weights.h5's bytes start at byte {offset}, not a multiple of 64"
+        config = archive.read("config.json")
+        json.loads(config)
+        assert config.rstrip(b" ").endswith(b"}"), "config.json has padding other than trailing spaces"
+    print(f"model.weights.h5 starts at byte {offset} (64 x {offset // 64}); config.json ends with "
+          f"{len(config) - len(config.rstrip(b' '))} spaces")
+
+
 def keras_archive(workspace, peer):
     source = os.path.join(FIXTURES, "keras3.7-churn-keras-and-h5-same-model/my_model.keras")
     ours = os.path.join(workspace, "churn.keras")
     run(peer, "resave", source, ours)
+    check_weights_alignment(ours)
     with zipfile.ZipFile(source) as theirs, zipfile.ZipFile(ours) as mine:
         assert mine.testzip() is None, "zipfile finds a damaged member"
         names = [info.filename for info in mine.infolist()]
