@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "core/hash.h"
@@ -92,5 +93,34 @@ Test(hash_crc32, matches_zlib_on_a_large_misaligned_buffer) {
   uint8_t *bytes = random_bytes(size + 3, 17);
   cr_assert_eq(sp_crc32_extend(0, bytes + 3, size), (uint32_t)crc32_z(0, bytes + 3, size));
   cr_assert_eq(sp_crc32_extend(0x12345678u, bytes + 1, size - 5), (uint32_t)crc32_z(0x12345678u, bytes + 1, size - 5));
+  free(bytes);
+}
+
+Test(hash_crc32, combines_as_the_bitwise_definition_of_the_whole) {
+  enum { SIZE = 50021 };
+  uint8_t *bytes = random_bytes(SIZE, 19);
+  uint32_t whole = crc32_bitwise(0, bytes, SIZE);
+  for (size_t split = 0; split <= SIZE; split += 4999)
+    cr_assert_eq(sp_crc32_combine(crc32_bitwise(0, bytes, split), crc32_bitwise(0, bytes + split, SIZE - split),
+                                  SIZE - split), whole, "split at %zu", split);
+  free(bytes);
+}
+
+Test(hash_crc32, of_a_file_range_matches_zlib_over_its_bytes) {
+  enum { SIZE = (3 << 20) + 123 }; /* over the 1 MiB read buffer, not a whole number of it */
+  uint8_t *bytes = random_bytes(SIZE, 23);
+  char path[] = "/tmp/sp-crc-range-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert(fd >= 0);
+  cr_assert_eq(write(fd, bytes, SIZE), SIZE);
+  close(fd);
+  uint32_t crc;
+  cr_assert_eq(sp_crc32_file_range(path, 0, SIZE, &crc), SP_OK);
+  cr_assert_eq(crc, (uint32_t)crc32_z(0, bytes, SIZE));
+  cr_assert_eq(sp_crc32_file_range(path, 777, SIZE - 1000, &crc), SP_OK);
+  cr_assert_eq(crc, (uint32_t)crc32_z(0, bytes + 777, SIZE - 1000));
+  cr_assert_eq(sp_crc32_file_range(path, 10, SIZE, &crc), SP_ERROR_FORMAT, "a range past the end is refused");
+  sp_clear_error();
+  unlink(path);
   free(bytes);
 }
