@@ -585,7 +585,8 @@ static void crc_job_start(crc_job *job, const uint8_t *data, size_t size, const 
   *job = (crc_job){.part_count = in_background && size >= split_crc_floor ? 2 : 1};
   size_t first = job->part_count == 2 ? size / 2 : size;
   job->parts[0] = (crc_part){.data = data, .size = first, .path = path, .file_offset = file_offset};
-  job->parts[1] = (crc_part){.data = data + first, .size = size - first, .path = path, .file_offset = file_offset + first};
+  if (job->part_count == 2)
+    job->parts[1] = (crc_part){.data = data + first, .size = size - first, .path = path, .file_offset = file_offset + first};
   for (int i = 0; i < job->part_count; i++) {
     crc_part *part = &job->parts[i];
     part->threaded = in_background && pthread_create(&part->thread, NULL, run_crc_part, part) == 0;
