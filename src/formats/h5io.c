@@ -781,14 +781,15 @@ static int is_builtin_filter(H5Z_filter_t filter) {
          filter == H5Z_FILTER_NBIT || filter == H5Z_FILTER_SCALEOFFSET;
 }
 
-/* Storage checks made before anything is allocated for a dataset. */
+/* Storage checks made before anything is allocated for a dataset; *contiguous tells its layout. */
 static sp_status check_dataset_storage(const sp_h5_file *file, const char *where, hid_t dataset, size_t element_size,
-                                       uint64_t limit) {
+                                       uint64_t limit, int *contiguous) {
   hid_t creation = H5Dget_create_plist(dataset);
   if (creation < 0) return hdf5_fail(SP_ERROR_FORMAT, file->name, "%s: reading its creation properties", where);
   sp_status status = SP_OK;
   H5D_layout_t layout = H5Pget_layout(creation);
   int filters = H5Pget_nfilters(creation);
+  *contiguous = layout == H5D_CONTIGUOUS;
   if (layout < 0 || filters < 0) {
     status = hdf5_fail(SP_ERROR_FORMAT, file->name, "%s: reading its layout", where);
   } else if (layout == H5D_VIRTUAL) {
@@ -826,6 +827,8 @@ static sp_status check_dataset_storage(const sp_h5_file *file, const char *where
 typedef struct dataset_view {
   sp_h5_dataset_info info;
   hid_t memory_type;
+  int contiguous;       /* contiguous storage: one run of bytes in the file */
+  int stored_as_memory; /* the file's type is memory_type itself: the bytes need no conversion */
 } dataset_view;
 
 static int has_bfloat16_flag(hid_t object);
@@ -845,7 +848,9 @@ static sp_status inspect_dataset(const sp_h5_file *file, const char *path, hid_t
   if (status == SP_OK) status = read_extent(file->name, where, space, &view->info.rank, view->info.shape, &count);
   if (status == SP_OK)
     status = declared_bytes(file->name, where, count, sp_dtype_size(view->info.dtype), &view->info.declared_bytes);
-  if (status == SP_OK) status = check_dataset_storage(file, where, dataset, sp_dtype_size(view->info.dtype), limit);
+  if (status == SP_OK)
+    status = check_dataset_storage(file, where, dataset, sp_dtype_size(view->info.dtype), limit, &view->contiguous);
+  if (status == SP_OK) view->stored_as_memory = H5Tequal(type, view->memory_type) > 0;
   if (status == SP_OK) {
     view->info.stored_bytes = H5Dget_storage_size(dataset);
     uint64_t declared = view->info.declared_bytes, stored = view->info.stored_bytes;
@@ -893,13 +898,6 @@ static int worth_moving_in_pieces(const sp_h5_file *file, const sp_tensor *tenso
          tensor->size / (size_t)tensor->shape[0] <= PIECE_BYTES;
 }
 
-static int is_contiguous(hid_t dataset) {
-  hid_t creation = H5Dget_create_plist(dataset);
-  int contiguous = creation >= 0 && H5Pget_layout(creation) == H5D_CONTIGUOUS;
-  if (creation >= 0) H5Pclose(creation);
-  return contiguous;
-}
-
 /* Reads (reading) or writes the whole dataset from or to tensor, a piece of rows at a time. */
 static herr_t move_in_pieces(hid_t dataset, hid_t memory_type, sp_tensor *tensor, int reading) {
   size_t rows = (size_t)tensor->shape[0], row_bytes = tensor->size / rows, piece_rows = PIECE_BYTES / row_bytes;
@@ -932,10 +930,10 @@ static herr_t move_in_pieces(hid_t dataset, hid_t memory_type, sp_tensor *tensor
 }
 
 /* H5Dread of the whole dataset into target, in pieces where that pays. */
-static herr_t read_whole(const sp_h5_file *file, hid_t dataset, hid_t memory_type, sp_tensor *target) {
-  if (worth_moving_in_pieces(file, target) && is_contiguous(dataset))
-    return move_in_pieces(dataset, memory_type, target, 1);
-  return H5Dread(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, target->data);
+static herr_t read_whole(const sp_h5_file *file, hid_t dataset, const dataset_view *view, sp_tensor *target) {
+  if (worth_moving_in_pieces(file, target) && view->contiguous)
+    return move_in_pieces(dataset, view->memory_type, target, 1);
+  return H5Dread(dataset, view->memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, target->data);
 }
 
 sp_status sp_h5_read_tensor(sp_h5_file *file, const char *path, uint64_t limit, sp_tensor **tensor) {
@@ -951,7 +949,7 @@ sp_status sp_h5_read_tensor(sp_h5_file *file, const char *path, uint64_t limit, 
     if (!result) status = sp_error_context(SP_ERROR_NO_MEMORY, "%s: dataset '%s'", file->name, shown_path(path));
   }
   if (status == SP_OK && result->size &&
-      read_whole(file, dataset, view.memory_type, result) < 0)
+      read_whole(file, dataset, &view, result) < 0)
     status = hdf5_fail(SP_ERROR_FORMAT, file->name, "dataset '%s': reading its data", shown_path(path));
   if (status == SP_OK && result->dtype == SP_BOOL) {
     uint8_t *values = result->data;
@@ -973,12 +971,11 @@ sp_status sp_h5_read_tensor(sp_h5_file *file, const char *path, uint64_t limit, 
 static const uint8_t *viewable_elements(const sp_h5_file *file, hid_t dataset, const dataset_view *view,
                                         const sp_tensor *target) {
   const h5_image *image = file->image;
-  if (!image || !image->mapping || !target->size || target->dtype == SP_BOOL || !is_contiguous(dataset)) return NULL;
-  hid_t stored_type = H5Dget_type(dataset);
-  int same_type = stored_type >= 0 && H5Tequal(stored_type, view->memory_type) > 0;
-  close_id(stored_type);
+  if (!image || !image->mapping || !target->size || target->dtype == SP_BOOL || !view->contiguous ||
+      !view->stored_as_memory)
+    return NULL;
   haddr_t offset = H5Dget_offset(dataset);
-  if (!same_type || offset == HADDR_UNDEF || offset > image->lent_size || target->size > image->lent_size - offset)
+  if (offset == HADDR_UNDEF || offset > image->lent_size || target->size > image->lent_size - offset)
     return NULL;
   const uint8_t *elements = image->lent + offset;
   return (uintptr_t)elements % sp_dtype_size(target->dtype) == 0 ? elements : NULL;
@@ -1005,7 +1002,7 @@ sp_status sp_h5_read_tensor_into(sp_h5_file *file, const char *path, sp_tensor *
     sp_tensor_view(target, file->image->mapping, elements);
   } else if (status == SP_OK && target->size) {
     status = sp_tensor_prepare_overwrite(target);
-    if (status == SP_OK && read_whole(file, dataset, view.memory_type, target) < 0)
+    if (status == SP_OK && read_whole(file, dataset, &view, target) < 0)
       status = hdf5_fail(SP_ERROR_FORMAT, file->name, "dataset '%s': reading its data", shown_path(path));
   }
   if (status == SP_OK && target->dtype == SP_BOOL) {

@@ -567,7 +567,6 @@ typedef struct crc_part {
 typedef struct crc_job {
   crc_part parts[2];
   int part_count;
-  int threaded; /* 1 when the CRC is being computed in the background */
 } crc_job;
 static const size_t split_crc_floor = 64 << 20;
 
@@ -591,9 +590,11 @@ static void crc_job_start(crc_job *job, const uint8_t *data, size_t size, const 
     crc_part *part = &job->parts[i];
     part->threaded = in_background && pthread_create(&part->thread, NULL, run_crc_part, part) == 0;
     if (!part->threaded) run_crc_part(part);
-    job->threaded |= part->threaded;
   }
 }
+
+/* 1 while some part of the CRC is still being computed in the background. */
+static int crc_job_running(const crc_job *job) { return job->parts[0].threaded || job->parts[1].threaded; }
 
 static uint32_t crc_job_finish(crc_job *job) {
   uint32_t crc = 0;
@@ -603,7 +604,6 @@ static uint32_t crc_job_finish(crc_job *job) {
     part->threaded = 0;
     crc = i == 0 ? part->crc : sp_crc32_combine(crc, part->crc, part->size);
   }
-  job->threaded = 0;
   return crc;
 }
 
@@ -911,7 +911,7 @@ static sp_status write_stored_member(sp_atomic_file *file, const stored_member *
   crc_job_start(&job, member->data, member->size, NULL, 0, member->size >= background_crc_floor);
   uint8_t header[LOCAL_HEADER_BYTES];
   sp_store_u32le(header, 0x04034b50);
-  int patch = job.threaded; /* else the CRC-32 is known already and goes in the header now */
+  int patch = crc_job_running(&job); /* else the CRC-32 is known already and goes in the header now */
   uint32_t known = patch ? 0 : crc_job_finish(&job);
   store_common_fields(header + 4, member, known);
   sp_status status = sp_atomic_write(file, header, sizeof header);

@@ -206,17 +206,24 @@ static const unsigned char float_second[] = {0x00, 0xC0, 0x00, 0x00, 0x80, 0x3E}
   "[{\"paths\": [\"a.bin\", \"b.bin\"], \"weights\": [{\"name\": \"d/kernel\", \"shape\": [2, 1], \"dtype\": " \
   "\"float32\"}, {\"name\": \"d/bias\", \"shape\": [1], \"dtype\": \"float32\"}]}]"
 
-Test(tfjs, a_weight_spanning_two_shard_files_is_read_from_both) {
-  const shard_bytes shards[] = {{"a.bin", float_first, 6}, {"b.bin", float_second, 6}, {NULL, NULL, 0}};
-  char *path = write_model("tfjs-span", FLOAT_MANIFEST, shards);
+/* Writes a model with manifest and shards under name, loads it, and checks that its Dense layer
+ * holds kernel {kernel_first, kernel_second} and bias {bias}. */
+static void check_dense_load(const char *name, const char *manifest, const shard_bytes *shards, float kernel_first,
+                             float kernel_second, float bias) {
+  char *path = write_model(name, manifest, shards);
   sp_model *model = NULL;
   SP_ASSERT_OK(sp_load(path, NULL, &model));
-  const float *kernel = dense_values(model, 0), *bias = dense_values(model, 1);
-  cr_assert_eq(kernel[0], 1.5f);
-  cr_assert_eq(kernel[1], -2.0f);
-  cr_assert_eq(bias[0], 0.25f);
+  const float *kernel = dense_values(model, 0), *bias_values = dense_values(model, 1);
+  cr_assert_eq(kernel[0], kernel_first);
+  cr_assert_eq(kernel[1], kernel_second);
+  cr_assert_eq(bias_values[0], bias);
   sp_model_free(model);
   free(path);
+}
+
+Test(tfjs, a_weight_spanning_two_shard_files_is_read_from_both) {
+  const shard_bytes shards[] = {{"a.bin", float_first, 6}, {"b.bin", float_second, 6}, {NULL, NULL, 0}};
+  check_dense_load("tfjs-span", FLOAT_MANIFEST, shards, 1.5f, -2.0f, 0.25f);
 }
 
 Test(tfjs, quantized_weights_spanning_shards_are_converted) {
@@ -224,20 +231,12 @@ Test(tfjs, quantized_weights_spanning_shards_are_converted) {
    * uint8 {4, 1} with min -1, scale 0.5 → {1, -0.5}; bias float16 0x3400 = 0.25. Cut 3 + 1 bytes. */
   static const unsigned char first[] = {4, 1, 0x00}, second[] = {0x34};
   const shard_bytes shards[] = {{"a.bin", first, 3}, {"b.bin", second, 1}, {NULL, NULL, 0}};
-  char *path = write_model("tfjs-quantized-span",
-                           "[{\"paths\": [\"a.bin\", \"b.bin\"], \"weights\": [{\"name\": \"d/kernel\", \"shape\": [2, 1], "
-                           "\"dtype\": \"float32\", \"quantization\": {\"dtype\": \"uint8\", \"min\": -1, \"scale\": 0.5}}, "
-                           "{\"name\": \"d/bias\", \"shape\": [1], \"dtype\": \"float32\", \"quantization\": "
-                           "{\"dtype\": \"float16\"}}]}]",
-                           shards);
-  sp_model *model = NULL;
-  SP_ASSERT_OK(sp_load(path, NULL, &model));
-  const float *kernel = dense_values(model, 0), *bias = dense_values(model, 1);
-  cr_assert_eq(kernel[0], 1.0f);
-  cr_assert_eq(kernel[1], -0.5f);
-  cr_assert_eq(bias[0], 0.25f);
-  sp_model_free(model);
-  free(path);
+  check_dense_load("tfjs-quantized-span",
+                   "[{\"paths\": [\"a.bin\", \"b.bin\"], \"weights\": [{\"name\": \"d/kernel\", \"shape\": [2, 1], "
+                   "\"dtype\": \"float32\", \"quantization\": {\"dtype\": \"uint8\", \"min\": -1, \"scale\": 0.5}}, "
+                   "{\"name\": \"d/bias\", \"shape\": [1], \"dtype\": \"float32\", \"quantization\": "
+                   "{\"dtype\": \"float16\"}}]}]",
+                   shards, 1.0f, -0.5f, 0.25f);
 }
 
 Test(tfjs, a_manifest_that_does_not_fit_the_model_changes_none_of_its_weights) {
