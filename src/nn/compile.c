@@ -403,6 +403,12 @@ static sp_status metrics_from_list(const char *const *metrics, json_object **lis
   return SP_OK;
 }
 
+/* A model compiled anew writes its new compile config, not the one a file gave it when loaded. */
+static sp_status forget_loaded_compile_config(sp_model *model, sp_status status) {
+  if (status == SP_OK && model->object_extra) json_object_object_del(model->object_extra, "compile_config");
+  return status;
+}
+
 sp_status sp_model_compile(sp_model *model, sp_optimizer *optimizer, const char *loss, const char *const *metrics) {
   json_object *loss_spec = NULL, *metric_list = NULL;
   sp_status status = spec_from_text(loss, "loss", &loss_spec);
@@ -414,7 +420,7 @@ sp_status sp_model_compile(sp_model *model, sp_optimizer *optimizer, const char 
   sp_optimizer_free(optimizer);
   json_object_put(loss_spec);
   json_object_put(metric_list);
-  return status;
+  return forget_loaded_compile_config(model, status);
 }
 
 sp_status sp_model_compile_json(sp_model *model, const char *config_json) {
@@ -422,7 +428,7 @@ sp_status sp_model_compile_json(sp_model *model, const char *config_json) {
   SP_TRY(sp_json_parse(config_json, strlen(config_json), "compile config", &config));
   sp_status status = sp_model_compile_from_config(model, config, "compile config");
   json_object_put(config);
-  return status;
+  return forget_loaded_compile_config(model, status);
 }
 
 char *sp_model_compile_config(const sp_model *model) {

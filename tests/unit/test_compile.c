@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "formats/keras_config.h"
 #include "nn/compile.h"
 #include "nn/config.h"
 #include "savepoint/train.h"
@@ -207,6 +208,29 @@ Test(compile, compile_config_is_written_as_keras3_does) {
   free(second);
   free(config);
   sp_model_free(again);
+  sp_model_free(model);
+}
+
+/* A config read from a file is written back as it was, until the model is compiled anew. */
+Test(compile, compiling_again_replaces_the_compile_config_a_file_gave) {
+  json_object *object = parsed("{\"class_name\": \"Sequential\", \"config\": {\"name\": \"m\", \"layers\": ["
+                               "{\"class_name\": \"InputLayer\", \"config\": {\"batch_shape\": [null, 3], \"name\": \"input\"}}, "
+                               "{\"class_name\": \"Dense\", \"config\": {\"name\": \"dense\", \"units\": 2}}]}, "
+                               "\"compile_config\": {\"optimizer\": \"adam\", \"loss\": \"mse\"}}");
+  sp_model *model;
+  SP_ASSERT_OK(sp_keras_model_from_object(object, 3, "config", &model));
+  json_object *kept = sp_keras_compile_config(model);
+  cr_assert_str_eq(json_object_get_string(sp_json_member(kept, "optimizer")), "adam");
+  json_object_put(kept);
+  SP_ASSERT_OK(sp_model_compile_json(model, "{\"optimizer\": {\"class_name\": \"SGD\", \"config\": {\"use_ema\": true}}, "
+                                            "\"loss\": \"mae\"}"));
+  json_object *written = sp_keras_compile_config(model);
+  json_object *optimizer = sp_json_member(written, "optimizer");
+  cr_assert_str_eq(json_object_get_string(sp_json_member(optimizer, "class_name")), "SGD");
+  cr_assert(json_object_get_boolean(sp_json_member(sp_json_member(optimizer, "config"), "use_ema")));
+  cr_assert_str_eq(json_object_get_string(sp_json_member(written, "loss")), "mae");
+  json_object_put(written);
+  json_object_put(object);
   sp_model_free(model);
 }
 
