@@ -122,6 +122,12 @@ sp_callback *sp_csv_logger(const char *path, char separator, int append);
 sp_callback *sp_history_logger(const char *path);
 /* Keras's TerminateOnNaN: stops training when a batch's loss is NaN or infinite. */
 sp_callback *sp_terminate_on_nan(void);
+/* Keras's SwapEMAWeights, for a model whose optimizer keeps weight averages (use_ema, set with
+ * sp_optimizer_set(optimizer, "use_ema", 1)): validation inside fit, and sp_model_evaluate given
+ * this callback, run on the averages. With swap_on_epoch the averages are also in the model for
+ * the callbacks after this one at each epoch's end, so a ModelCheckpoint listed after it saves
+ * them. A model whose optimizer has no averages makes the first swap fail. */
+sp_callback *sp_swap_ema_weights(int swap_on_epoch);
 /* A callback with hooks and context set by the caller (the struct is zeroed; fill in what you need).
  * release, if set, is called by sp_callback_free. */
 sp_callback *sp_callback_new(const char *name, void *context);

@@ -60,7 +60,10 @@ sp_optimizer *sp_nadam(double learning_rate);
 sp_optimizer *sp_optimizer_from_config(const char *json);
 /* Sets a hyperparameter by its Keras config key: "beta_1", "epsilon", "amsgrad" (0/1), "momentum",
  * "nesterov", "rho", "centered", "initial_accumulator_value", "weight_decay", "clipnorm",
- * "clipvalue", "global_clipnorm", "loss_scale_factor", "gradient_accumulation_steps", "learning_rate". */
+ * "clipvalue", "global_clipnorm", "loss_scale_factor", "gradient_accumulation_steps", "learning_rate",
+ * "use_ema" (0/1: keep moving averages of the weights, which the model takes when fit ends),
+ * "ema_momentum" (0.99), "ema_overwrite_frequency" (steps between copies of the averages into
+ * the model). Options that change the optimizer's variables cannot change once it has them. */
 sp_status sp_optimizer_set(sp_optimizer *optimizer, const char *option, double value);
 /* A learning-rate schedule as Keras serializes it: {"class_name": "ExponentialDecay" |
  * "PiecewiseConstantDecay" | "CosineDecay", "config": {...}}. */

@@ -112,6 +112,7 @@ static void release_variables(sp_optimizer *optimizer) {
   free(optimizer->variables);
   for (int k = 0; k < SP_OPTIMIZER_MAX_SLOTS; k++) free(optimizer->slots[k]);
   free(optimizer->accumulators);
+  free(optimizer->averages);
   free(optimizer->targets);
 }
 
@@ -141,6 +142,11 @@ static sp_status validate(const sp_optimizer *optimizer, const char *context) {
                    context, (long long)optimizer->gradient_accumulation_steps);
   if (!(optimizer->learning_rate >= 0) && optimizer->schedule.kind == SP_SCHEDULE_NONE)
     return sp_fail(SP_ERROR_INVALID_ARGUMENT, "%s: learning_rate must be a number >= 0", context);
+  if (optimizer->use_ema && !(optimizer->ema_momentum >= 0 && optimizer->ema_momentum <= 1))
+    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "%s: ema_momentum must be in [0, 1], found %g", context, optimizer->ema_momentum);
+  double overwrite = optimizer->ema_overwrite_frequency.value;
+  if (optimizer->use_ema && optimizer->ema_overwrite_frequency.set && (overwrite < 1 || overwrite != floor(overwrite) || overwrite > 1e15))
+    return sp_fail(SP_ERROR_INVALID_ARGUMENT, "%s: ema_overwrite_frequency must be an integer >= 1 or None, found %g", context, overwrite);
   if (optimizer->loss_scale_factor.set && optimizer->loss_scale_factor.value == 0)
     return sp_fail(SP_ERROR_INVALID_ARGUMENT, "%s: loss_scale_factor must not be 0", context);
   return SP_OK;
@@ -149,7 +155,7 @@ static sp_status validate(const sp_optimizer *optimizer, const char *context) {
 /* Options whose change would alter the set of variables cannot change after build. */
 static int changes_variables(const char *key) {
   return strcmp(key, "amsgrad") == 0 || strcmp(key, "centered") == 0 || strcmp(key, "momentum") == 0 ||
-         strcmp(key, "gradient_accumulation_steps") == 0;
+         strcmp(key, "gradient_accumulation_steps") == 0 || strcmp(key, "use_ema") == 0;
 }
 
 typedef struct option_slot {
@@ -166,6 +172,7 @@ static const option_slot option_slots[] = {
     OPTION("clipnorm", clipnorm, OPTIONAL, 1),
     OPTION("global_clipnorm", global_clipnorm, OPTIONAL, 1),
     OPTION("clipvalue", clipvalue, OPTIONAL, 1),
+    OPTION("use_ema", use_ema, FLAG, 1),
     OPTION("ema_momentum", ema_momentum, DOUBLE, 1),
     OPTION("ema_overwrite_frequency", ema_overwrite_frequency, OPTIONAL, 1),
     OPTION("loss_scale_factor", loss_scale_factor, OPTIONAL, 1),
@@ -397,9 +404,6 @@ static sp_status parse_option_value(sp_optimizer *optimizer, const option_slot *
 static sp_status parse_config(sp_optimizer *optimizer, const json_object *config, const char *context) {
   if (!config) return SP_OK;
   if (!json_object_is_type(config, json_type_object)) return sp_fail(SP_ERROR_FORMAT, "%s: 'config' must be an object", context);
-  int use_ema;
-  SP_TRY(sp_json_get_bool(config, "use_ema", 0, context, &use_ema));
-  if (use_ema) return sp_fail(SP_ERROR_UNSUPPORTED, "%s: use_ema (weight moving averages) is not supported", context);
   SP_TRY(parse_learning_rate(optimizer, config, context));
   const char *name;
   SP_TRY(sp_json_get_string(config, "name", NULL, context, &name));
@@ -481,6 +485,13 @@ static void add_kept(json_object *config, const json_object *kept) {
   }
 }
 
+static void add_ema_keys(const sp_optimizer *optimizer, json_object *config) {
+  json_object_object_add(config, "use_ema", json_object_new_boolean(optimizer->use_ema));
+  json_object_object_add(config, "ema_momentum", number(optimizer->ema_momentum));
+  json_object_object_add(config, "ema_overwrite_frequency",
+                         optimizer->ema_overwrite_frequency.set ? json_object_new_int64((int64_t)optimizer->ema_overwrite_frequency.value) : NULL);
+}
+
 /* Keras 3 BaseOptimizer.get_config order, then the class's keys. */
 static json_object *keras3_config(const sp_optimizer *optimizer) {
   json_object *config = json_object_new_object();
@@ -491,10 +502,7 @@ static json_object *keras3_config(const sp_optimizer *optimizer) {
   json_object_object_add(config, "clipnorm", optional(&optimizer->clipnorm));
   json_object_object_add(config, "global_clipnorm", optional(&optimizer->global_clipnorm));
   json_object_object_add(config, "clipvalue", optional(&optimizer->clipvalue));
-  json_object_object_add(config, "use_ema", json_object_new_boolean(0));
-  json_object_object_add(config, "ema_momentum", number(optimizer->ema_momentum));
-  json_object_object_add(config, "ema_overwrite_frequency",
-                         optimizer->ema_overwrite_frequency.set ? json_object_new_int64((int64_t)optimizer->ema_overwrite_frequency.value) : NULL);
+  add_ema_keys(optimizer, config);
   json_object_object_add(config, "loss_scale_factor", optional(&optimizer->loss_scale_factor));
   json_object_object_add(config, "gradient_accumulation_steps",
                          optimizer->gradient_accumulation_steps ? json_object_new_int64(optimizer->gradient_accumulation_steps) : NULL);
@@ -516,6 +524,7 @@ static json_object *keras2_config(const sp_optimizer *optimizer) {
   if (optimizer->global_clipnorm.set) json_object_object_add(config, "global_clipnorm", number(optimizer->global_clipnorm.value));
   if (optimizer->clipvalue.set) json_object_object_add(config, "clipvalue", number(optimizer->clipvalue.value));
   if (optimizer->weight_decay.set) json_object_object_add(config, "weight_decay", number(optimizer->weight_decay.value));
+  if (optimizer->use_ema) add_ema_keys(optimizer, config); /* the tf.keras 2.11+ optimizer's keys */
   add_kept(config, optimizer->extra);
   return config;
 }
@@ -629,6 +638,18 @@ static sp_status add_slots(sp_optimizer *optimizer, char **paths) {
   return SP_OK;
 }
 
+/* BaseOptimizer.build's zero-initialised variables, one per target (averages, accumulators). */
+static sp_status add_per_target(sp_optimizer *optimizer, char **paths, const char *name, sp_tensor ***values) {
+  *values = sp_alloc_zeroed((size_t)(optimizer->target_count ? optimizer->target_count : 1), sizeof(sp_tensor *));
+  if (!*values) return SP_ERROR_NO_MEMORY;
+  for (int t = 0; t < optimizer->target_count; t++) {
+    sp_tensor *value = filled_like(optimizer->targets[t]->value, 0);
+    SP_TRY(add_variable(optimizer, sp_strdupf("%s/%s_%s", optimizer->name, paths[t], name), value, name, t));
+    (*values)[t] = value;
+  }
+  return SP_OK;
+}
+
 static sp_status create_variables(sp_optimizer *optimizer, const sp_model *model, char **paths) {
   for (int t = 0; t < optimizer->target_count; t++) { /* add_variable_from_reference: path with '/' → '_' */
     if (!(paths[t] = sp_variable_path(model, optimizer->targets[t]))) return SP_ERROR_NO_MEMORY;
@@ -642,16 +663,8 @@ static sp_status create_variables(sp_optimizer *optimizer, const sp_model *model
     if (optimizer->learning_rate_variable) *sp_tensor_floats(optimizer->learning_rate_variable) = (float)optimizer->learning_rate;
     SP_TRY(add_variable(optimizer, sp_strdupf("%s/learning_rate", optimizer->name), optimizer->learning_rate_variable, NULL, -1));
   }
-  if (optimizer->gradient_accumulation_steps) {
-    optimizer->accumulators = sp_alloc_zeroed((size_t)(optimizer->target_count ? optimizer->target_count : 1), sizeof(sp_tensor *));
-    if (!optimizer->accumulators) return SP_ERROR_NO_MEMORY;
-    for (int t = 0; t < optimizer->target_count; t++) {
-      sp_tensor *value = filled_like(optimizer->targets[t]->value, 0);
-      SP_TRY(add_variable(optimizer, sp_strdupf("%s/%s_gradient_accumulator", optimizer->name, paths[t]), value,
-                          "gradient_accumulator", t));
-      optimizer->accumulators[t] = value;
-    }
-  }
+  if (optimizer->use_ema) SP_TRY(add_per_target(optimizer, paths, "average", &optimizer->averages));
+  if (optimizer->gradient_accumulation_steps) SP_TRY(add_per_target(optimizer, paths, "gradient_accumulator", &optimizer->accumulators));
   return add_slots(optimizer, paths);
 }
 
@@ -679,7 +692,7 @@ sp_status sp_optimizer_build(sp_optimizer *optimizer, const sp_model *model) {
     optimizer->variables = NULL;
     optimizer->variable_count = 0;
     optimizer->targets = NULL;
-    optimizer->accumulators = NULL;
+    optimizer->accumulators = optimizer->averages = NULL;
     memset(optimizer->slots, 0, sizeof optimizer->slots);
     optimizer->iteration = optimizer->learning_rate_variable = optimizer->u_product = NULL;
     optimizer->target_count = 0;
@@ -885,6 +898,57 @@ static int accumulate_gradients(sp_optimizer *optimizer, int64_t raw_iterations)
   return update;
 }
 
+static float *variable_of(const sp_optimizer *optimizer, int t) { return sp_tensor_floats(optimizer->targets[t]->value); }
+static float *average_of(const sp_optimizer *optimizer, int t) { return sp_tensor_floats(optimizer->averages[t]); }
+
+/* _update_model_variables_moving_average, then the periodic overwrite; iterations as the update
+ * formulas see it (divided by gradient_accumulation_steps). */
+static void update_averages(sp_optimizer *optimizer, int64_t iterations) {
+  float momentum = iterations != 0 ? (float)optimizer->ema_momentum : 0.0f;
+  for (int t = 0; t < optimizer->target_count; t++) {
+    const float *w = variable_of(optimizer, t);
+    float *average = average_of(optimizer, t);
+    for (int64_t i = 0; i < element_count(optimizer, t); i++) average[i] = momentum * average[i] + (1 - momentum) * w[i];
+  }
+  int64_t frequency = (int64_t)optimizer->ema_overwrite_frequency.value;
+  if (optimizer->ema_overwrite_frequency.set && (iterations + 1) % frequency == 0)
+    for (int t = 0; t < optimizer->target_count; t++)
+      memcpy(variable_of(optimizer, t), average_of(optimizer, t), (size_t)element_count(optimizer, t) * sizeof(float));
+}
+
+static sp_status require_averages(const sp_optimizer *optimizer) {
+  if (optimizer->use_ema && optimizer->built) return SP_OK;
+  return sp_fail(SP_ERROR_INVALID_ARGUMENT, "optimizer '%s' keeps no weight averages (%s)", optimizer->name,
+                 optimizer->use_ema ? "it has no variables yet" : "use_ema is off");
+}
+
+sp_status sp_optimizer_finalize(sp_optimizer *optimizer) {
+  if (!optimizer->use_ema || !optimizer->built) return SP_OK;
+  for (int t = 0; t < optimizer->target_count; t++)
+    memcpy(variable_of(optimizer, t), average_of(optimizer, t), (size_t)element_count(optimizer, t) * sizeof(float));
+  return SP_OK;
+}
+
+sp_status sp_optimizer_swap_averages(sp_optimizer *optimizer) {
+  SP_TRY(require_averages(optimizer));
+  for (int t = 0; t < optimizer->target_count; t++) {
+    float *w = variable_of(optimizer, t), *average = average_of(optimizer, t);
+    for (int64_t i = 0; i < element_count(optimizer, t); i++) {
+      float kept = w[i];
+      w[i] = average[i];
+      average[i] = kept;
+    }
+  }
+  return SP_OK;
+}
+
+sp_status sp_optimizer_set_averages_from_variables(sp_optimizer *optimizer) {
+  SP_TRY(require_averages(optimizer));
+  for (int t = 0; t < optimizer->target_count; t++)
+    memcpy(average_of(optimizer, t), variable_of(optimizer, t), (size_t)element_count(optimizer, t) * sizeof(float));
+  return SP_OK;
+}
+
 sp_status sp_optimizer_apply(sp_optimizer *optimizer) {
   if (!optimizer->built) return sp_fail(SP_ERROR_INVALID_ARGUMENT, "optimizer '%s' has no variables yet (build it first)", optimizer->name);
   int any = 0;
@@ -906,6 +970,7 @@ sp_status sp_optimizer_apply(sp_optimizer *optimizer) {
   }
   step.local_step = (float)(step.iterations + 1);
   if (update) update_variables(optimizer, &step);
+  if (optimizer->use_ema) update_averages(optimizer, step.iterations);
   for (int t = 0; t < optimizer->target_count; t++)
     sp_constraint_apply(&optimizer->targets[t]->constraint, optimizer->targets[t]->value);
   *iteration += 1;

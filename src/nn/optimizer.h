@@ -9,13 +9,18 @@
  *      together), or clipvalue (each element into [-c, c])
  *   4. weight decay: w -= w * weight_decay * lr                          (when set)
  *   5. the optimizer's update_step for every variable (formulas in optimizer.c)
- *   6. each variable's constraint projects it
- *   7. iteration += 1
+ *   6. use_ema: average = m * average + (1 - m) * variable, with m = ema_momentum except on the
+ *      first step (iterations == 0), where m = 0; every ema_overwrite_frequency-th step (when set)
+ *      the variables take their averages. This runs on every call, accumulating or not.
+ *   7. each variable's constraint projects it
+ *   8. iteration += 1
+ * At the end of fit (finalize_variable_values) a use_ema optimizer gives the variables their averages.
  * The learning rate is the learning_rate variable, or a schedule evaluated at `iteration`.
  *
  * Variables, in Keras 3's order (optimizer.variables, what .keras/.weights.h5 files store as
  * optimizer/vars/0..n): iteration (int64 scalar), learning_rate (float32 scalar; absent with a
- * schedule), gradient accumulators (one per trainable variable, when enabled), then slot variables
+ * schedule), weight averages (use_ema; one per trainable variable, "<path>_average"), gradient
+ * accumulators (one per trainable variable, when enabled), then slot variables
  * in the groups each optimizer creates them, interleaved per trainable variable within a group:
  *   SGD      momentum (only when momentum != 0)
  *   Adam     momentum, velocity interleaved; then velocity_hat for each (amsgrad)
@@ -82,6 +87,7 @@ struct sp_optimizer {
   double learning_rate; /* the configured float rate (the variable holds the live value) */
   sp_schedule schedule;
   sp_optional weight_decay, clipnorm, global_clipnorm, clipvalue, loss_scale_factor, ema_overwrite_frequency;
+  int use_ema;                         /* keep moving averages of the trainable variables */
   double ema_momentum;
   int64_t gradient_accumulation_steps; /* 0 = None */
   double beta_1, beta_2, epsilon;      /* Adam, AdamW, Nadam (epsilon also RMSprop, Adagrad) */
@@ -105,6 +111,7 @@ struct sp_optimizer {
   sp_tensor *u_product;                /* Nadam */
   sp_tensor **slots[SP_OPTIMIZER_MAX_SLOTS]; /* slots[k][target], NULL where the slot is absent */
   sp_tensor **accumulators;            /* gradient accumulation, per target */
+  sp_tensor **averages;                /* use_ema, per target */
 };
 
 typedef struct sp_optimizer sp_optimizer;
@@ -128,6 +135,12 @@ void sp_optimizer_free(sp_optimizer *optimizer);
 sp_status sp_optimizer_build(sp_optimizer *optimizer, const sp_model *model) SP_MUST_CHECK;
 /* One step from the gradients held by the trainable variables (sp_variable->gradient). */
 sp_status sp_optimizer_apply(sp_optimizer *optimizer) SP_MUST_CHECK;
+/* finalize_variable_values: a use_ema optimizer overwrites the variables with their averages. */
+sp_status sp_optimizer_finalize(sp_optimizer *optimizer) SP_MUST_CHECK;
+/* SwapEMAWeights: exchanges each trainable variable's value with its average (use_ema). */
+sp_status sp_optimizer_swap_averages(sp_optimizer *optimizer) SP_MUST_CHECK;
+/* SwapEMAWeights' _finalize_ema_values: each average takes its variable's value. */
+sp_status sp_optimizer_set_averages_from_variables(sp_optimizer *optimizer) SP_MUST_CHECK;
 /* The Keras class name: "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Nadam". */
 const char *sp_optimizer_class_name(const sp_optimizer *optimizer);
 /* tf.keras 2's time-based `decay` as a Keras 2 config gave it (Keras 3 has none): 0 when absent. */

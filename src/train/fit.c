@@ -312,6 +312,7 @@ static sp_status train(fit_run *run) {
   SP_TRY(check_state(run));
   sp_logs last = {0};
   while (training->state.epoch < run->options.epochs && !training->state.stop_training) SP_TRY(run_epoch(run, &last));
+  if (run->options.epochs > 0) SP_TRY(sp_optimizer_finalize(run->config->optimizer)); /* use_ema: the averages */
   return sp_callbacks_run(&run->callbacks, SP_HOOK_TRAIN_END, training, 0, &last);
 }
 

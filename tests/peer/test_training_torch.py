@@ -13,6 +13,10 @@ allowance is for float32 sums taken in another order: a hidden unit whose pre-ac
 0 for some sample can take the other side of the ReLU there, and its column then drifts (seen:
 one unit of 512, 175 of 401408 kernel entries, at most 1.6e-3). A wrong gradient, batch mean,
 bias correction or step count moves every weight and fails all three checks.
+A second run turns on Keras 3's weight averages (Adam use_ema=True, ema_momentum 0.99): the peer
+keeps them with torch's own AveragedModel under the EMA avg_fn of torch's documentation
+(0.99 * average + 0.01 * weight, the first update a copy), and the model savepoint saves after
+fit must hold those averages (finalize_variable_values), to the same tolerances.
 Exit 77 (skipped) when torch, h5py or numpy is missing.
 """
 import gzip
@@ -70,8 +74,12 @@ def weights(h5py, path):
         return {name: (model[name][name]["kernel:0"][()], model[name][name]["bias:0"][()]) for name in ("hidden", "logits")}
 
 
-def peer_train(np, torch, initial, x, y):
-    parameters = [torch.tensor(array, requires_grad=True) for name in ("hidden", "logits") for array in initial[name]]
+def peer_train(np, torch, initial, x, y, ema):
+    holder = torch.nn.ParameterList([torch.nn.Parameter(torch.tensor(array)) for name in ("hidden", "logits")
+                                     for array in initial[name]])
+    parameters = list(holder)
+    averaged = torch.optim.swa_utils.AveragedModel(
+        holder, avg_fn=lambda average, weight, count: 0.99 * average + 0.01 * weight) if ema else None
     moments = [torch.zeros_like(p) for p in parameters]
     velocities = [torch.zeros_like(p) for p in parameters]
     lr, beta1, beta2, epsilon = 1e-3, 0.9, 0.999, 1e-7
@@ -93,10 +101,13 @@ def peer_train(np, torch, initial, x, y):
                     m += (p.grad - m) * (1 - beta1)
                     v += (p.grad * p.grad - v) * (1 - beta2)
                     p -= (m * np.float32(alpha)) / (torch.sqrt(v) + epsilon)
+            if averaged is not None:
+                averaged.update_parameters(holder)
             total += float(loss) * len(batch_y)
             seen += len(batch_y)
         losses.append(total / seen)
-    named = [p.detach().numpy() for p in parameters]
+    final = list(averaged.module) if averaged is not None else parameters
+    named = [p.detach().numpy() for p in final]
     return {"hidden": (named[0], named[1]), "logits": (named[2], named[3])}, losses
 
 
@@ -119,28 +130,31 @@ def main():
     with open(os.path.join(work, "demo.json"), "w") as handle:
         json.dump(CONFIG, handle)
     run("convert", os.path.join(work, "demo.json"), os.path.join(work, "initial.h5"))
-    run("train", "--model", os.path.join(work, "initial.h5"), "--x", os.path.join(work, "x.npy"), "--y",
-        os.path.join(work, "y.npy"), "--scale", "1", "--epochs", str(EPOCHS), "--batch-size", str(BATCH), "--no-shuffle",
-        "--optimizer", "adam", "--learning-rate", "0.001",
-        "--loss", '{"class_name": "SparseCategoricalCrossentropy", "config": {"from_logits": true}}',
-        "--verbose", "0", "--history", os.path.join(work, "history.json"), "--save", os.path.join(work, "trained.h5"))
-    expected, expected_losses = peer_train(np, torch, weights(h5py, os.path.join(work, "initial.h5")), x, y)
-    got = weights(h5py, os.path.join(work, "trained.h5"))
-    with open(os.path.join(work, "history.json")) as handle:
-        losses = json.load(handle)["loss"]
-    for name in ("hidden", "logits"):
-        for kind, ours, theirs in zip(("kernel", "bias"), got[name], expected[name]):
-            difference = np.abs(ours.astype(np.float64) - theirs)
-            outside = int((difference > 1e-4 + 1e-3 * np.abs(theirs)).sum())
-            if outside > difference.size // 1000 or difference.max() > 1e-2:
-                fail("%s/%s: %d of %d values differ from the peer's beyond 1e-4 + 1e-3 relative, up to %.3g" % (
-                    name, kind, outside, difference.size, difference.max()))
-    for epoch, (ours, theirs) in enumerate(zip(losses, expected_losses)):
-        if abs(ours - theirs) > 1e-4 * abs(theirs):
-            fail("epoch %d loss %.7f, peer %.7f" % (epoch + 1, ours, theirs))
-    moved = max(float(np.abs(expected[n][0] - w[0]).max()) for n, w in weights(h5py, os.path.join(work, "initial.h5")).items())
-    print("ok: 3 epochs (96 steps) agree with the torch trainer; losses %s; weights moved up to %.3g" % (
-        ", ".join("%.5f" % v for v in losses), moved))
+    initial = weights(h5py, os.path.join(work, "initial.h5"))
+    for ema, optimizer in ((False, "adam"), (True, '{"class_name": "Adam", "config": {"use_ema": true}}')):
+        label = "use_ema " if ema else ""
+        run("train", "--model", os.path.join(work, "initial.h5"), "--x", os.path.join(work, "x.npy"), "--y",
+            os.path.join(work, "y.npy"), "--scale", "1", "--epochs", str(EPOCHS), "--batch-size", str(BATCH), "--no-shuffle",
+            "--optimizer", optimizer, "--learning-rate", "0.001",
+            "--loss", '{"class_name": "SparseCategoricalCrossentropy", "config": {"from_logits": true}}',
+            "--verbose", "0", "--history", os.path.join(work, "history.json"), "--save", os.path.join(work, "trained.h5"))
+        expected, expected_losses = peer_train(np, torch, initial, x, y, ema)
+        got = weights(h5py, os.path.join(work, "trained.h5"))
+        with open(os.path.join(work, "history.json")) as handle:
+            losses = json.load(handle)["loss"]
+        for name in ("hidden", "logits"):
+            for kind, ours, theirs in zip(("kernel", "bias"), got[name], expected[name]):
+                difference = np.abs(ours.astype(np.float64) - theirs)
+                outside = int((difference > 1e-4 + 1e-3 * np.abs(theirs)).sum())
+                if outside > difference.size // 1000 or difference.max() > 1e-2:
+                    fail("%s%s/%s: %d of %d values differ from the peer's beyond 1e-4 + 1e-3 relative, up to %.3g" % (
+                        label, name, kind, outside, difference.size, difference.max()))
+        for epoch, (ours, theirs) in enumerate(zip(losses, expected_losses)):
+            if abs(ours - theirs) > 1e-4 * abs(theirs):
+                fail("%sepoch %d loss %.7f, peer %.7f" % (label, epoch + 1, ours, theirs))
+        moved = max(float(np.abs(expected[n][0] - w[0]).max()) for n, w in initial.items())
+        print("ok: %s3 epochs (96 steps) agree with the torch trainer; losses %s; weights moved up to %.3g" % (
+            label, ", ".join("%.5f" % v for v in losses), moved))
     subprocess.run(["rm", "-rf", work])
 
 

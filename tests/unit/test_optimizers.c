@@ -1,7 +1,7 @@
 /* Tests of the optimizers against Keras 3's published update rules (keras/src/optimizers/<name>.py,
  * BaseOptimizer.apply), written out below in double precision and stepped alongside ours; every
  * option (momentum, nesterov, amsgrad, centered, clipping, weight decay, schedules, gradient
- * accumulation, constraints); the variables' Keras order and names; and configs in and out. */
+ * accumulation, constraints, weight averages); the variables' Keras order and names; and configs in and out. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -393,6 +393,106 @@ Test(optimizers, constraints_project_after_each_update) {
   free_fixture(&f);
 }
 
+/* ---- use_ema: base_optimizer.py _update_model_variables_moving_average, after every update:
+ * average = m * average + (1 - m) * w with m = ema_momentum, but 0 while iterations == 0; every
+ * ema_overwrite_frequency-th step ((iterations + 1) divisible by it) w = average; and
+ * finalize_variable_values, at the end of fit: w = average. ---- */
+
+static void assert_averages(const sp_optimizer *optimizer, const fixture *f, const double *expected, int step) {
+  int k = 0;
+  for (int v = 0; v < f->variable_count; v++) {
+    const sp_tensor *average = sp_optimizer_variable_value(optimizer, 2 + v); /* after iteration, learning_rate */
+    for (int64_t i = 0; i < sp_tensor_count(average); i++, k++)
+      cr_assert(fabs(sp_tensor_floats(average)[i] - expected[k]) <= 2e-6 + 2e-5 * fabs(expected[k]),
+                "step %d, average of parameter %d: %.9g, expected %.9g", step, k, sp_tensor_floats(average)[i], expected[k]);
+  }
+}
+
+static void run_with_averages(sp_optimizer *optimizer, reference_step step, double lr, double momentum, int overwrite_every) {
+  cr_assert_not_null(optimizer, "%s", sp_last_error());
+  fixture f = make_fixture(NULL);
+  SP_ASSERT_OK(sp_optimizer_build(optimizer, f.model));
+  reference r = {.u_product = 1};
+  double average[MAX_PARAMETERS] = {0};
+  read_weights(&f, r.w);
+  for (int s = 0; s < STEPS; s++) {
+    set_gradients(&f, s);
+    double g[MAX_PARAMETERS];
+    for (int k = 0; k < f.parameter_count; k++) g[k] = gradient_value(k, s);
+    SP_ASSERT_OK(sp_optimizer_apply(optimizer));
+    step(&r, g, f.parameter_count, s + 1, lr);
+    double m = s == 0 ? 0 : momentum;
+    for (int k = 0; k < f.parameter_count; k++) average[k] = m * average[k] + (1 - m) * r.w[k];
+    if (overwrite_every && (s + 1) % overwrite_every == 0) memcpy(r.w, average, sizeof average);
+    assert_weights(&f, r.w, s, "use_ema");
+    assert_averages(optimizer, &f, average, s);
+  }
+  SP_ASSERT_OK(sp_optimizer_finalize(optimizer));
+  assert_weights(&f, average, STEPS, "finalized");
+  sp_optimizer_free(optimizer);
+  free_fixture(&f);
+}
+
+Test(optimizers, use_ema_keeps_keras_moving_averages) {
+  sp_optimizer *optimizer = optimizer_from("{\"class_name\": \"Adam\", \"config\": {\"learning_rate\": 0.05, "
+                                           "\"use_ema\": true, \"ema_momentum\": 0.9}}");
+  run_with_averages(optimizer, adam, 0.05, 0.9, 0);
+  momentum_value = 0.5;
+  optimizer = optimizer_from("{\"class_name\": \"SGD\", \"config\": {\"learning_rate\": 0.1, \"momentum\": 0.5, "
+                             "\"use_ema\": true, \"ema_momentum\": 0.8, \"ema_overwrite_frequency\": 2}}");
+  run_with_averages(optimizer, sgd_momentum, 0.1, 0.8, 2);
+}
+
+Test(optimizers, use_ema_with_gradient_accumulation_counts_update_steps) {
+  fixture f = make_fixture(NULL);
+  sp_optimizer *optimizer = sp_sgd(0.1, 0, 0);
+  SP_ASSERT_OK(sp_optimizer_set(optimizer, "gradient_accumulation_steps", 2));
+  SP_ASSERT_OK(sp_optimizer_set(optimizer, "use_ema", 1));
+  SP_ASSERT_OK(sp_optimizer_set(optimizer, "ema_momentum", 0.5));
+  SP_ASSERT_OK(sp_optimizer_build(optimizer, f.model));
+  /* iterations (raw // 2) stays 0 for two raw steps: both copy the weights, the second after its update */
+  for (int s = 0; s < 2; s++) {
+    set_gradients(&f, s);
+    SP_ASSERT_OK(sp_optimizer_apply(optimizer));
+  }
+  double weights[MAX_PARAMETERS];
+  read_weights(&f, weights);
+  assert_averages(optimizer, &f, weights, 1);
+  SP_ASSERT_FAILS(sp_optimizer_set(optimizer, "use_ema", 0), SP_ERROR_INVALID_ARGUMENT, "use_ema");
+  sp_optimizer_free(optimizer);
+  free_fixture(&f);
+}
+
+Test(optimizers, averages_swap_exactly_and_only_with_use_ema) {
+  fixture f = make_fixture(NULL);
+  sp_optimizer *optimizer = optimizer_from("{\"class_name\": \"Adam\", \"config\": {\"learning_rate\": 0.05, \"use_ema\": true}}");
+  SP_ASSERT_OK(sp_optimizer_build(optimizer, f.model));
+  for (int s = 0; s < 3; s++) {
+    set_gradients(&f, s);
+    SP_ASSERT_OK(sp_optimizer_apply(optimizer));
+  }
+  double weights[MAX_PARAMETERS], averages[MAX_PARAMETERS];
+  read_weights(&f, weights);
+  for (int v = 0, k = 0; v < f.variable_count; v++)
+    for (int64_t i = 0; i < sp_tensor_count(f.variables[v]->value); i++)
+      averages[k++] = sp_tensor_floats(sp_optimizer_variable_value(optimizer, 2 + v))[i];
+  SP_ASSERT_OK(sp_optimizer_swap_averages(optimizer));
+  assert_weights(&f, averages, 3, "swapped in");
+  assert_averages(optimizer, &f, weights, 3);
+  SP_ASSERT_OK(sp_optimizer_swap_averages(optimizer));
+  assert_weights(&f, weights, 3, "swapped back");
+  SP_ASSERT_OK(sp_optimizer_set_averages_from_variables(optimizer));
+  assert_averages(optimizer, &f, weights, 3);
+  sp_optimizer_free(optimizer);
+
+  optimizer = sp_adam(0.001);
+  SP_ASSERT_OK(sp_optimizer_build(optimizer, f.model));
+  SP_ASSERT_FAILS(sp_optimizer_swap_averages(optimizer), SP_ERROR_INVALID_ARGUMENT, "use_ema is off");
+  SP_ASSERT_OK(sp_optimizer_finalize(optimizer)); /* nothing to do without averages */
+  sp_optimizer_free(optimizer);
+  free_fixture(&f);
+}
+
 /* ---- variables: Keras 3 order and names ---- */
 
 static void assert_names(const sp_optimizer *optimizer, const char *const *expected, int count) {
@@ -438,6 +538,15 @@ Test(optimizers, variables_are_in_keras_order_with_keras_names) {
       "rmsprop/sequential_dense_kernel_average_gradient", "rmsprop/sequential_dense_bias_average_gradient",
       "rmsprop/sequential_dense_1_kernel_average_gradient", "rmsprop/sequential_dense_1_bias_average_gradient"};
   assert_names(optimizer, rmsprop_names, 14);
+  sp_optimizer_free(optimizer);
+
+  /* use_ema: BaseOptimizer.build adds the averages before the class's slots */
+  optimizer = optimizer_from("{\"class_name\": \"Adam\", \"config\": {\"use_ema\": true}}");
+  SP_ASSERT_OK(sp_optimizer_build(optimizer, f.model));
+  cr_assert_eq(sp_optimizer_variable_count(optimizer), 2 + 4 + 8);
+  cr_assert_str_eq(sp_optimizer_variable_name(optimizer, 2), "adam/sequential_dense_kernel_average");
+  cr_assert_str_eq(sp_optimizer_variable_name(optimizer, 5), "adam/sequential_dense_1_bias_average");
+  cr_assert_str_eq(sp_optimizer_variable_name(optimizer, 6), "adam/sequential_dense_kernel_momentum");
   sp_optimizer_free(optimizer);
 
   optimizer = sp_nadam(0.001);
@@ -501,6 +610,20 @@ Test(optimizers, keras3_config_round_trips) {
   cr_assert(strstr(written, "\"learning_rate\": 0.0010000000474974513") != NULL, "%s", written);
   free(written);
   sp_optimizer_free(optimizer);
+  /* weight averages on, as Keras 3 writes them */
+  const char *ema = "{\"module\": \"keras.optimizers\", \"class_name\": \"SGD\", \"config\": {\"name\": \"SGD\", "
+                    "\"learning_rate\": 0.009999999776482582, \"weight_decay\": null, \"clipnorm\": null, "
+                    "\"global_clipnorm\": null, \"clipvalue\": null, \"use_ema\": true, \"ema_momentum\": 0.95, "
+                    "\"ema_overwrite_frequency\": 5, \"loss_scale_factor\": null, \"gradient_accumulation_steps\": null, "
+                    "\"momentum\": 0.0, \"nesterov\": false}, \"registered_name\": null}";
+  optimizer = optimizer_from(ema);
+  written = dumps_of(optimizer, 3);
+  cr_assert_str_eq(written, ema);
+  free(written);
+  written = dumps_of(optimizer, 2); /* tf.keras 2.11+'s optimizer has the same three keys */
+  cr_assert(strstr(written, "\"use_ema\": true, \"ema_momentum\": 0.95, \"ema_overwrite_frequency\": 5") != NULL, "%s", written);
+  free(written);
+  sp_optimizer_free(optimizer);
 }
 
 Test(optimizers, keras2_configs_are_accepted) {
@@ -526,8 +649,10 @@ Test(optimizers, keras2_configs_are_accepted) {
   cr_assert_eq(named->kind, SP_OPTIMIZER_RMSPROP);
   cr_assert_float_eq(named->learning_rate, 0.001, 1e-15);
   sp_optimizer_free(named);
-  cr_assert_null(sp_optimizer_from_config("{\"class_name\": \"Adam\", \"config\": {\"use_ema\": true}}"));
-  cr_assert(strstr(sp_last_error(), "use_ema") != NULL, "%s", sp_last_error());
+  cr_assert_null(sp_optimizer_from_config("{\"class_name\": \"Adam\", \"config\": {\"use_ema\": true, \"ema_momentum\": 1.5}}"));
+  cr_assert(strstr(sp_last_error(), "ema_momentum must be in [0, 1]") != NULL, "%s", sp_last_error());
+  cr_assert_null(sp_optimizer_from_config("{\"class_name\": \"Adam\", \"config\": {\"use_ema\": true, \"ema_overwrite_frequency\": 0}}"));
+  cr_assert(strstr(sp_last_error(), "ema_overwrite_frequency must be an integer >= 1") != NULL, "%s", sp_last_error());
   cr_assert_null(sp_optimizer_from_config("{\"class_name\": \"Lion\", \"config\": {}}"));
   cr_assert(strstr(sp_last_error(), "Lion") != NULL && strstr(sp_last_error(), "Nadam") != NULL, "%s", sp_last_error());
 }
