@@ -901,6 +901,14 @@ static int accumulate_gradients(sp_optimizer *optimizer, int64_t raw_iterations)
 static float *variable_of(const sp_optimizer *optimizer, int t) { return sp_tensor_floats(optimizer->targets[t]->value); }
 static float *average_of(const sp_optimizer *optimizer, int t) { return sp_tensor_floats(optimizer->averages[t]); }
 
+/* Copies every average into its variable (into_variables) or every variable into its average. */
+static void copy_averages(sp_optimizer *optimizer, int into_variables) {
+  for (int t = 0; t < optimizer->target_count; t++) {
+    float *w = variable_of(optimizer, t), *average = average_of(optimizer, t);
+    memcpy(into_variables ? w : average, into_variables ? average : w, (size_t)element_count(optimizer, t) * sizeof(float));
+  }
+}
+
 /* _update_model_variables_moving_average, then the periodic overwrite; iterations as the update
  * formulas see it (divided by gradient_accumulation_steps). */
 static void update_averages(sp_optimizer *optimizer, int64_t iterations) {
@@ -911,9 +919,7 @@ static void update_averages(sp_optimizer *optimizer, int64_t iterations) {
     for (int64_t i = 0; i < element_count(optimizer, t); i++) average[i] = momentum * average[i] + (1 - momentum) * w[i];
   }
   int64_t frequency = (int64_t)optimizer->ema_overwrite_frequency.value;
-  if (optimizer->ema_overwrite_frequency.set && (iterations + 1) % frequency == 0)
-    for (int t = 0; t < optimizer->target_count; t++)
-      memcpy(variable_of(optimizer, t), average_of(optimizer, t), (size_t)element_count(optimizer, t) * sizeof(float));
+  if (optimizer->ema_overwrite_frequency.set && (iterations + 1) % frequency == 0) copy_averages(optimizer, 1);
 }
 
 static sp_status require_averages(const sp_optimizer *optimizer) {
@@ -923,9 +929,7 @@ static sp_status require_averages(const sp_optimizer *optimizer) {
 }
 
 sp_status sp_optimizer_finalize(sp_optimizer *optimizer) {
-  if (!optimizer->use_ema || !optimizer->built) return SP_OK;
-  for (int t = 0; t < optimizer->target_count; t++)
-    memcpy(variable_of(optimizer, t), average_of(optimizer, t), (size_t)element_count(optimizer, t) * sizeof(float));
+  if (optimizer->use_ema && optimizer->built) copy_averages(optimizer, 1);
   return SP_OK;
 }
 
@@ -944,8 +948,7 @@ sp_status sp_optimizer_swap_averages(sp_optimizer *optimizer) {
 
 sp_status sp_optimizer_set_averages_from_variables(sp_optimizer *optimizer) {
   SP_TRY(require_averages(optimizer));
-  for (int t = 0; t < optimizer->target_count; t++)
-    memcpy(average_of(optimizer, t), variable_of(optimizer, t), (size_t)element_count(optimizer, t) * sizeof(float));
+  copy_averages(optimizer, 0);
   return SP_OK;
 }
 
