@@ -49,7 +49,10 @@ static float *concatenated(sp_tensor *const *tensors, int count, size_t *size) {
   for (int i = 0; i < count; i++) total += tensors[i]->size;
   char *copy = malloc(total), *at = copy;
   cr_assert_not_null(copy);
-  for (int i = 0; i < count; i++, at += tensors[i - 1]->size) memcpy(at, tensors[i]->data, tensors[i]->size);
+  for (int i = 0; i < count; i++) {
+    memcpy(at, tensors[i]->data, tensors[i]->size);
+    at += tensors[i]->size;
+  }
   *size = total;
   return (float *)copy;
 }
