@@ -916,7 +916,8 @@ static void update_averages(sp_optimizer *optimizer, int64_t iterations) {
   for (int t = 0; t < optimizer->target_count; t++) {
     const float *w = variable_of(optimizer, t);
     float *average = average_of(optimizer, t);
-    for (int64_t i = 0; i < element_count(optimizer, t); i++) average[i] = momentum * average[i] + (1 - momentum) * w[i];
+    int64_t n = element_count(optimizer, t);
+    for (int64_t i = 0; i < n; i++) average[i] = momentum * average[i] + (1 - momentum) * w[i];
   }
   int64_t frequency = (int64_t)optimizer->ema_overwrite_frequency.value;
   if (optimizer->ema_overwrite_frequency.set && (iterations + 1) % frequency == 0) copy_averages(optimizer, 1);
@@ -937,7 +938,8 @@ sp_status sp_optimizer_swap_averages(sp_optimizer *optimizer) {
   SP_TRY(require_averages(optimizer));
   for (int t = 0; t < optimizer->target_count; t++) {
     float *w = variable_of(optimizer, t), *average = average_of(optimizer, t);
-    for (int64_t i = 0; i < element_count(optimizer, t); i++) {
+    int64_t n = element_count(optimizer, t);
+    for (int64_t i = 0; i < n; i++) {
       float kept = w[i];
       w[i] = average[i];
       average[i] = kept;

@@ -50,6 +50,8 @@ void sp_callback_free(sp_callback *callback) {
   free(callback);
 }
 
+void sp_callback_free_context(sp_callback *self) { free(self->context); }
+
 sp_status sp_callback_with_context(const char *name, size_t context_size, void (*release)(sp_callback *self),
                                    sp_callback **callback) {
   *callback = NULL;

@@ -84,6 +84,8 @@ sp_status sp_callback_list_add(sp_callback_list *list, sp_callback *callback) SP
  * a constructor's failure path). */
 sp_status sp_callback_with_context(const char *name, size_t context_size, void (*release)(sp_callback *self),
                                    sp_callback **callback) SP_MUST_CHECK;
+/* A release for callbacks whose context is one allocation. */
+void sp_callback_free_context(sp_callback *self);
 /* Calls hook on every callback in order; index is the epoch or batch. The first failure stops
  * the calls and is returned with the callback and hook named. */
 sp_status sp_callbacks_run(const sp_callback_list *list, sp_hook hook, sp_training *training, int64_t index,

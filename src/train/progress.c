@@ -150,8 +150,6 @@ static sp_status on_test_end(sp_callback *self, sp_training *training, const sp_
   return SP_OK;
 }
 
-static void release(sp_callback *self) { free(self->context); }
-
 sp_callback *sp_progress_callback(FILE *out, int verbose, int evaluating) {
   progress *p = sp_alloc_zeroed(1, sizeof *p);
   sp_callback *callback = p ? sp_callback_new("progress", p) : NULL;
@@ -161,7 +159,7 @@ sp_callback *sp_progress_callback(FILE *out, int verbose, int evaluating) {
   }
   p->out = out ? out : stdout;
   p->live = verbose == 1 && isatty(fileno(p->out));
-  callback->release = release;
+  callback->release = sp_callback_free_context;
   if (evaluating) {
     callback->on_test_begin = on_test_begin;
     callback->on_test_batch_end = on_test_batch_end;

@@ -5,7 +5,6 @@
  * (TensorFlow's exchanges them by additions, which can round). Whether the averages are in the
  * model is the callback's resumable state.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/json.h"
@@ -67,11 +66,9 @@ static sp_status swap_restore_state(sp_callback *self, const char *json) {
   return status;
 }
 
-static void swap_release(sp_callback *self) { free(self->context); }
-
 sp_callback *sp_swap_ema_weights(int swap_on_epoch) {
   sp_callback *callback;
-  if (sp_callback_with_context("swap_ema_weights", sizeof(swap_state), swap_release, &callback) != SP_OK) return NULL;
+  if (sp_callback_with_context("swap_ema_weights", sizeof(swap_state), sp_callback_free_context, &callback) != SP_OK) return NULL;
   ((swap_state *)callback->context)->swap_on_epoch = swap_on_epoch != 0;
   callback->on_epoch_begin = swap_epoch_begin;
   callback->on_epoch_end = swap_epoch_end;

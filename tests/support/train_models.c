@@ -22,6 +22,15 @@ sp_model *sp_test_dropout_classifier(void) {
   return model;
 }
 
+sp_tensor *sp_test_matrix(int64_t rows, int64_t columns, int64_t first_row, float (*value)(int64_t row, int64_t column)) {
+  sp_tensor *tensor = sp_tensor_new(SP_FLOAT32, columns ? 2 : 1, (int64_t[]){rows, columns});
+  cr_assert_not_null(tensor);
+  int64_t width = columns ? columns : 1;
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < width; c++) sp_tensor_floats(tensor)[r * width + c] = value(first_row + r, c);
+  return tensor;
+}
+
 int sp_test_same_weights(sp_model *a, sp_model *b) {
   sp_variable **va, **vb;
   int count = sp_model_collect_variables(a, &va, 0);

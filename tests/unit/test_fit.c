@@ -16,12 +16,7 @@
 #include "train_models.h"
 
 static sp_tensor *matrix(int64_t rows, int64_t columns, float (*value)(int64_t row, int64_t column)) {
-  sp_tensor *tensor = sp_tensor_new(SP_FLOAT32, columns ? 2 : 1, (int64_t[]){rows, columns});
-  cr_assert_not_null(tensor);
-  int64_t width = columns ? columns : 1;
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t c = 0; c < width; c++) sp_tensor_floats(tensor)[r * width + c] = value(r, c);
-  return tensor;
+  return sp_test_matrix(rows, columns, 0, value);
 }
 
 static float feature(int64_t row, int64_t column) { return (float)sin(0.37 * (double)row + 1.7 * (double)column); }

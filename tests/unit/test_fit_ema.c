@@ -20,15 +20,6 @@ enum { EPOCHS = 3, SAMPLES = 48, FEATURES = 8, MAX_COPIES = 8 };
 static float feature(int64_t row, int64_t column) { return (float)cos(0.11 * (double)(row * 8 + column)); }
 static float label(int64_t row, int64_t column) { return (float)((row * 7) % 4); }
 
-static sp_tensor *matrix(int64_t rows, int64_t columns, int64_t first_row, float (*value)(int64_t row, int64_t column)) {
-  sp_tensor *tensor = sp_tensor_new(SP_FLOAT32, columns ? 2 : 1, (int64_t[]){rows, columns});
-  cr_assert_not_null(tensor);
-  int64_t width = columns ? columns : 1;
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t c = 0; c < width; c++) sp_tensor_floats(tensor)[r * width + c] = value(first_row + r, c);
-  return tensor;
-}
-
 /* The dropout classifier with Adam(0.01, use_ema=True, ema_momentum=0.8). */
 static sp_model *averaging_classifier(void) {
   sp_model *model = sp_test_dropout_classifier();
@@ -87,8 +78,8 @@ static void probe_free(probe *seen) {
 /* Trains model for EPOCHS epochs on SAMPLES rows, validating on 16 more, with the callbacks
  * given followed by a probe; returns the History. */
 static sp_history *train(sp_model *model, sp_callback *first, probe *seen) {
-  sp_tensor *x = matrix(SAMPLES, FEATURES, 0, feature), *y = matrix(SAMPLES, 0, 0, label);
-  sp_tensor *validation_x = matrix(16, FEATURES, SAMPLES, feature), *validation_y = matrix(16, 0, SAMPLES, label);
+  sp_tensor *x = sp_test_matrix(SAMPLES, FEATURES, 0, feature), *y = sp_test_matrix(SAMPLES, 0, 0, label);
+  sp_tensor *validation_x = sp_test_matrix(16, FEATURES, SAMPLES, feature), *validation_y = sp_test_matrix(16, 0, SAMPLES, label);
   sp_callback *probe_callback = sp_callback_new("probe", seen);
   sp_callback *callbacks[] = {first, probe_callback};
   sp_fit_options options = sp_fit_defaults();
@@ -159,7 +150,7 @@ Test(fit_ema, swap_ema_weights_validates_on_the_averages_and_shows_them_at_epoch
   cr_assert(sp_test_same_weights(plain, validated), "a run with SwapEMAWeights(swap_on_epoch=False) ended with other weights");
 
   /* validation ran on the averages: the plain model holds the last averages after fit */
-  sp_tensor *validation_x = matrix(16, FEATURES, SAMPLES, feature), *validation_y = matrix(16, 0, SAMPLES, label);
+  sp_tensor *validation_x = sp_test_matrix(16, FEATURES, SAMPLES, feature), *validation_y = sp_test_matrix(16, 0, SAMPLES, label);
   sp_evaluate_options options = sp_evaluate_defaults();
   options.batch_size = 8;
   options.verbose = 0;
@@ -188,7 +179,7 @@ Test(fit_ema, swap_ema_weights_validates_on_the_averages_and_shows_them_at_epoch
 Test(fit_ema, swap_ema_weights_needs_averages_and_keeps_its_state) {
   sp_model *model = sp_test_dropout_classifier(); /* use_ema off */
   sp_callback *swap = sp_swap_ema_weights(1);
-  sp_tensor *x = matrix(SAMPLES, FEATURES, 0, feature), *y = matrix(SAMPLES, 0, 0, label);
+  sp_tensor *x = sp_test_matrix(SAMPLES, FEATURES, 0, feature), *y = sp_test_matrix(SAMPLES, 0, 0, label);
   sp_fit_options options = sp_fit_defaults();
   options.verbose = 0;
   options.callbacks = &swap;
